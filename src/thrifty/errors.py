@@ -1,0 +1,73 @@
+"""The one exception tree of Thrifty.
+
+Every error the service raises on purpose is a ``ThriftyError``. The domains raise these; only
+the edges (``api``, ``gateway``, ``cli``) map them to HTTP statuses or exit codes.
+
+    ThriftyError
+     ├── ConfigError              start-up: a config file or setting is wrong (file, line, key)
+     ├── InvalidInput             a request is malformed (names the field)          → 400 / 422
+     │    └── UnknownModel        a model id nobody registered                     → 404 / 400
+     ├── NotFound                 an addressed resource does not exist             → 404
+     ├── Conflict                 the resource exists / state forbids the change   → 409
+     ├── AuthenticationFailed     no or wrong credentials                          → 401
+     ├── PermissionDenied         the credentials may not do this                  → 403
+     ├── PricingError             no price is known for a model                    → 422
+     └── StorageError             the database failed or is unreachable            → 503
+"""
+
+from __future__ import annotations
+
+
+class ThriftyError(Exception):
+    """Base of every error Thrifty raises on purpose."""
+
+    code = "thrifty_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ConfigError(ThriftyError):
+    """A configuration file or setting is invalid; the message names where and what."""
+
+    code = "invalid_config"
+
+
+class InvalidInput(ThriftyError):
+    """A request or argument is malformed; ``field`` names the offending field."""
+
+    code = "invalid_request"
+
+
+class UnknownModel(InvalidInput):
+    """A model id that is not registered."""
+
+    code = "model_not_found"
+
+
+class NotFound(ThriftyError):
+    code = "not_found"
+
+
+class Conflict(ThriftyError):
+    code = "conflict"
+
+
+class AuthenticationFailed(ThriftyError):
+    code = "authentication_failed"
+
+
+class PermissionDenied(ThriftyError):
+    code = "permission_denied"
+
+
+class PricingError(ThriftyError):
+    """No price is known for a model (neither override nor catalog)."""
+
+    code = "price_unknown"
+
+
+class StorageError(ThriftyError):
+    code = "storage_unavailable"
