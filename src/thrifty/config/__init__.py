@@ -1,1 +1,1 @@
-"""config"""
+"""Configuration: the YAML file (providers, models, rules) and the serve settings."""

@@ -1,1 +1,1 @@
-"""storage"""
+"""Storage: the SQL schema, migrations, repositories and the ledger's atomic operations."""

@@ -1,0 +1,185 @@
+"""Load and validate the configuration file, with errors that name file, line and key path."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path as FilePath
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from thrifty.config.schema import ModelConfig, ProviderConfig, ThriftyConfig
+from thrifty.config.yamlsource import Path, YamlDocument, parse_yaml
+from thrifty.errors import ConfigError
+from thrifty.pricing.catalog import CatalogRef, lookup
+from thrifty.pricing.prices import BEGINNING, PricePoint, PriceSource, PriceSpec
+from thrifty.routing.models import ModelProfile
+
+DEMO = "demo"
+M = TypeVar("M", bound=BaseModel)
+_CATALOG_BY_KIND = {"openai": "openai", "anthropic": "anthropic"}
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: ThriftyConfig
+    source: str  # a file path, or "demo" for the built-in demo configuration
+
+    def provider(self, name: str) -> ProviderConfig:
+        return next(p for p in self.config.providers if p.name == name)
+
+
+def load_config(path: str | None) -> LoadedConfig:
+    """Load ``path``, or the built-in demo configuration when ``path`` is None."""
+    if path is None:
+        text = resources.files("thrifty.config").joinpath("demo.yaml").read_text("utf-8")
+        return LoadedConfig(parse_config(text, DEMO), DEMO)
+    file = FilePath(path)
+    try:
+        text = file.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    return LoadedConfig(parse_config(text, str(file)), str(file))
+
+
+def parse_config(text: str, source: str) -> ThriftyConfig:
+    document = parse_yaml(text, source)
+    data = document.data if document.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config must be a mapping with providers/models/rules")
+    config = validate(ThriftyConfig, data, document)
+    _check_references(config, document)
+    return config
+
+
+def validate(schema: type[M], data: Any, document: YamlDocument) -> M:
+    """Validate ``data`` against ``schema``; all errors in one ConfigError with lines."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(error, schema, document) for error in exc.errors()]
+        raise ConfigError("\n".join(problems)) from None
+
+
+def _describe(error: Any, schema: type[BaseModel], document: YamlDocument) -> str:
+    path: Path = tuple(error["loc"])
+    where = _where(document, path)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {path[-1]!r}"
+        suggestion = _suggest(schema, path)
+        if suggestion:
+            message += f" (did you mean {suggestion!r}?)"
+    return f"{where}: {_dotted(path)}: {message}"
+
+
+def _suggest(schema: type[BaseModel], path: Path) -> str | None:
+    model: Any = schema
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        model = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if model is None:
+            return None
+    matches = difflib.get_close_matches(str(path[-1]), list(model.model_fields), n=1)
+    return matches[0] if matches else None
+
+
+def _where(document: YamlDocument, path: Path) -> str:
+    line = document.line_of(path)
+    return f"{document.source}:{line}" if line else document.source
+
+
+def _dotted(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
+
+
+def _check_references(config: ThriftyConfig, document: YamlDocument) -> None:
+    problems: list[str] = []
+    _unique([p.name for p in config.providers], "providers", "name", document, problems)
+    _unique([m.id for m in config.models], "models", "id", document, problems)
+    providers = {p.name: p for p in config.providers}
+    for i, model in enumerate(config.models):
+        provider = providers.get(model.provider)
+        if provider is None:
+            known = ", ".join(sorted(providers)) or "none defined"
+            path: Path = ("models", i, "provider")
+            problems.append(
+                f"{_where(document, path)}: {_dotted(path)}: unknown provider "
+                f"{model.provider!r} (known: {known})"
+            )
+            continue
+        if model.price is None and lookup(catalog_ref(model, provider)) is None:
+            path = ("models", i)
+            problems.append(
+                f"{_where(document, path)}: {_dotted(path)}: no price for {model.id!r}: the "
+                f"catalog does not know {str(catalog_ref(model, provider))!r}; set `price` "
+                "or `catalog_id`"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _unique(
+    values: Sequence[str], section: str, key: str, doc: YamlDocument, problems: list[str]
+) -> None:
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            path: Path = (section, i, key)
+            problems.append(f"{_where(doc, path)}: {_dotted(path)}: duplicate {key} {value!r}")
+        seen.add(value)
+
+
+def catalog_ref(model: ModelConfig, provider: ProviderConfig) -> CatalogRef:
+    """Where the catalog prices this model: ``catalog_id``, else provider + upstream name."""
+    if model.catalog_id:
+        return CatalogRef.parse(model.catalog_id)
+    catalog_provider = provider.catalog_provider or _CATALOG_BY_KIND.get(provider.kind)
+    return CatalogRef(model=model.upstream_model or model.id, provider=catalog_provider)
+
+
+def to_profile(model: ModelConfig, provider: ProviderConfig | None) -> ModelProfile:
+    """The domain profile of a configured (or API-registered) model."""
+    ref = catalog_ref(model, provider) if provider is not None else None
+    if ref is None and model.catalog_id:
+        ref = CatalogRef.parse(model.catalog_id)
+    return ModelProfile(
+        id=model.id,
+        provider=model.provider,
+        upstream_model=model.upstream_model or model.id,
+        context_window=model.context_window,
+        capabilities=frozenset(model.capabilities),
+        quality=dict(model.quality),
+        max_output_tokens=model.max_output_tokens,
+        catalog_id=str(ref) if ref else None,
+    )
+
+
+def price_spec(model: ModelConfig) -> PriceSpec | None:
+    if model.price is None:
+        return None
+    return PriceSpec(
+        input_per_mtok=model.price.input_per_mtok,
+        output_per_mtok=model.price.output_per_mtok,
+        cached_input_per_mtok=model.price.cached_input_per_mtok,
+        cache_write_per_mtok=model.price.cache_write_per_mtok,
+    )
+
+
+def config_price_point(model: ModelConfig) -> PricePoint | None:
+    spec = price_spec(model)
+    if spec is None or model.price is None:
+        return None
+    return PricePoint(model.price.effective_from or BEGINNING, spec, PriceSource.CONFIG)

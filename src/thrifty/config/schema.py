@@ -1,0 +1,99 @@
+"""The configuration file's schema: ``providers``, ``models`` and ``rules``.
+
+Every mapping refuses unknown keys, so a typo is an error that names the key, never a silent
+default. The model entry doubles as the body of ``POST /api/v1/models``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from thrifty.routing.tasks import QUALITY_KEYS, Capability
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.:/@+-]*$")]
+Money = Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(Strict):
+    name: Name
+    kind: Literal["openai", "anthropic", "simulated"]
+    base_url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    api_key_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 2
+    catalog_provider: str | None = None
+    """The price catalog's provider id for this upstream's models (default: by ``kind``)."""
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> ProviderConfig:
+        if self.kind == "openai" and self.base_url is None:
+            raise ValueError("base_url is required for kind 'openai'")
+        return self
+
+
+class PriceConfig(Strict):
+    input_per_mtok: Money
+    output_per_mtok: Money
+    cached_input_per_mtok: Money | None = None
+    cache_write_per_mtok: Money | None = None
+    effective_from: AwareDatetime | None = None
+
+
+class ModelConfig(Strict):
+    id: Name
+    provider: Name
+    upstream_model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    price: PriceConfig | None = None
+    catalog_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    context_window: Annotated[int, Field(gt=0, le=100_000_000)]
+    max_output_tokens: Annotated[int, Field(gt=0, le=10_000_000)] | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    quality: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+
+    @field_validator("quality")
+    @classmethod
+    def _known_task_types(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - QUALITY_KEYS)
+        if unknown:
+            allowed = ", ".join(sorted(QUALITY_KEYS))
+            raise ValueError(f"unknown task type {unknown[0]!r}; allowed: {allowed}")
+        return value
+
+    @model_validator(mode="after")
+    def _output_fits(self) -> ModelConfig:
+        if self.max_output_tokens is not None and self.max_output_tokens > self.context_window:
+            raise ValueError("max_output_tokens exceeds context_window")
+        return self
+
+
+class ThriftyConfig(Strict):
+    providers: list[ProviderConfig] = Field(default_factory=list)
+    models: list[ModelConfig] = Field(default_factory=list)
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    """Steering rules; their own schema is checked by the ``rules`` domain."""
+
+
+def config_keys() -> dict[str, list[str]]:
+    """Every documented key by section (used by the docs test)."""
+    return {
+        "top": list(ThriftyConfig.model_fields),
+        "providers": list(ProviderConfig.model_fields),
+        "models": list(ModelConfig.model_fields),
+        "models.price": list(PriceConfig.model_fields),
+    }
+
+
+__all__ = [
+    "ModelConfig",
+    "PriceConfig",
+    "ProviderConfig",
+    "ThriftyConfig",
+    "config_keys",
+]

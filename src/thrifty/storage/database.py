@@ -1,0 +1,115 @@
+"""The database seam: one engine, reads on worker threads, writes serialized per process.
+
+On SQLite every write transaction starts with ``BEGIN IMMEDIATE``, so a check and the write
+that depends on it are one atomic step across every process sharing the file (the file lock
+serializes them; ``busy_timeout`` waits for it). A per-process lock keeps this process's own
+writers in a queue instead of contending for the file lock. On PostgreSQL writers run
+concurrently; the ledger's statements carry their own row locks and conditions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from thrifty.errors import ConfigError, StorageError
+
+T = TypeVar("T")
+DEFAULT_URL = "sqlite:///./.thrifty/thrifty.db"
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://``; use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("sqlite://", "postgresql+psycopg://")):
+        return url
+    raise ConfigError(
+        f"database URL {url.split(':', 1)[0]!r} is not supported: use sqlite:///PATH or "
+        "postgresql://…",
+        field="database_url",
+    )
+
+
+class Database:
+    def __init__(self, url: str = DEFAULT_URL) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self.engine = self._create_engine(parsed.database)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _create_engine(self, database: str | None) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(
+                self.url, pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800
+            )
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, pool_size=8, max_overflow=16)
+        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a read transaction (a consistent snapshot) and return its result."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                return fn(conn)
+        except OperationalError as exc:
+            raise StorageError(f"database unavailable: {exc.orig}") from exc
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction: committed entirely or not at all."""
+        try:
+            if self._write_lock is None:
+                return self._write(fn)
+            with self._write_lock:
+                return self._write(fn)
+        except OperationalError as exc:
+            raise StorageError(f"database unavailable: {exc.orig}") from exc
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect().execution_options(thrifty_write=True) as conn, conn.begin():
+            return fn(conn)
+
+    async def aread(self, fn: Callable[[Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(self.read, fn)
+
+    async def awrite(self, fn: Callable[[Connection], T]) -> T:
+        return await anyio.to_thread.run_sync(self.write, fn)
+
+    def migrate(self) -> None:
+        from thrifty.storage.migrate import upgrade
+
+        upgrade(self)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # transactions are begun explicitly below
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    write = conn.get_execution_options().get("thrifty_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
