@@ -1,0 +1,106 @@
+"""The application factory: wires settings, storage, caches and routers. Nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from thrifty import __version__
+from thrifty.api import estimates, health, models
+from thrifty.api.errors import install_error_handlers
+from thrifty.api.state import AppState
+from thrifty.config.loader import LoadedConfig, config_price_point, load_config, to_profile
+from thrifty.errors import ConfigError
+from thrifty.routing.registry import ModelRegistry
+from thrifty.settings import Settings
+from thrifty.storage import models_repo
+from thrifty.storage.cache import VersionedCache
+from thrifty.storage.database import Database
+
+log = logging.getLogger("thrifty")
+CACHE_REFRESH_SECONDS = 1.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def prepare_database(database: Database, loaded: LoadedConfig, now: datetime) -> None:
+    """Apply migrations and make the config file's models the registry's config models."""
+    database.migrate()
+    entries = [
+        (to_profile(m, loaded.provider(m.provider)), config_price_point(m))
+        for m in loaded.config.models
+    ]
+    database.write(lambda conn: models_repo.sync_config_models(conn, entries, now))
+
+
+def load_registry(database: Database) -> VersionedCache[ModelRegistry]:
+    def build(conn):  # type: ignore[no-untyped-def]
+        return ModelRegistry.build(
+            models_repo.load_profiles(conn), models_repo.load_price_points(conn)
+        )
+
+    return VersionedCache(models_repo.REGISTRY, database.read, build)
+
+
+async def _refresh_forever(caches: list[VersionedCache], interval: float) -> None:  # type: ignore[type-arg]
+    while True:
+        await asyncio.sleep(interval)
+        for cache in caches:
+            try:
+                await anyio.to_thread.run_sync(cache.refresh)
+            except Exception:  # a database blip must not kill the refresher
+                log.warning("cache %s refresh failed; keeping the last snapshot", cache.name)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    prepare: bool = True,
+) -> FastAPI:
+    """Build the ASGI app. ``prepare`` migrates and syncs config models at start-up."""
+    settings = settings or Settings.from_env()
+    if not settings.admin_key:
+        raise ConfigError("no admin key: set THRIFTY_ADMIN_KEY (thrifty serve generates one)")
+    loaded = load_config(settings.config)
+    database = Database(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if prepare:
+            await anyio.to_thread.run_sync(prepare_database, database, loaded, clock())
+        registry = load_registry(database)
+        await anyio.to_thread.run_sync(registry.refresh)
+        assert settings.admin_key is not None
+        app.state.thrifty = AppState(settings, database, loaded, registry, settings.admin_key, clock)
+        refresher = asyncio.create_task(_refresh_forever([registry], CACHE_REFRESH_SECONDS))
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            database.close()
+
+    app = FastAPI(
+        title="Thrifty",
+        version=__version__,
+        summary="Cost-aware LLM gateway: admin API",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(estimates.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` in worker processes (settings from the environment)."""
+    return create_app(Settings.from_env(), prepare=False)

@@ -1,0 +1,1 @@
+"""Larger CLI commands, one module each (the parser lives in ``thrifty.cli``)."""
