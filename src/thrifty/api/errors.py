@@ -47,7 +47,10 @@ async def _thrifty_error(request: Request, exc: Exception) -> FastJSONResponse:
     status, kind = status_of(exc)
     if status >= 500:
         log.error("request failed: %s", exc.message)
-    return FastJSONResponse(error_body(exc.message, kind, exc.code, exc.field), status_code=status)
+    message = exc.message
+    if exc.field and not message.startswith(exc.field):
+        message = f"{exc.field}: {message}"
+    return FastJSONResponse(error_body(message, kind, exc.code, exc.field), status_code=status)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

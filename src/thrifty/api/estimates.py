@@ -73,7 +73,7 @@ def _estimate(
 
 
 @router.post("/cost/estimate", summary="Estimate a request's cost on its model and alternatives")
-def cost_estimate(body: CostEstimateBody, state: Admin) -> FastJSONResponse:
+async def cost_estimate(body: CostEstimateBody, state: Admin) -> FastJSONResponse:
     estimates = _estimate(state, body.request, body.alternatives, "request")
     return FastJSONResponse(
         {
@@ -85,7 +85,7 @@ def cost_estimate(body: CostEstimateBody, state: Admin) -> FastJSONResponse:
 
 
 @router.post("/models/estimate", summary="Estimate a request's cost on every registered model")
-def models_estimate(body: ModelsEstimateBody, state: Admin) -> FastJSONResponse:
+async def models_estimate(body: ModelsEstimateBody, state: Admin) -> FastJSONResponse:
     registry = state.registry.get()
     registry.get(body.request.model, field="request.model")
     ids = [body.request.model, *(p.id for p in registry if p.id != body.request.model)]

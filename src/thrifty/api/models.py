@@ -137,7 +137,9 @@ def add_price(model_id: ModelId, body: PriceConfig, state: Admin) -> FastJSONRes
     assert point is not None
     state.database.write(lambda conn: models_repo.add_price(conn, model_id, point, now))
     state.registry.refresh()
-    return list_prices(model_id, state)
+    response = list_prices(model_id, state)
+    response.status_code = 201
+    return response
 
 
 @router.get("/catalog", summary="Search the bundled price catalog")

@@ -43,7 +43,7 @@ def bearer_token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def require_admin(request: Request) -> AppState:
+async def require_admin(request: Request) -> AppState:
     """Dependency of every admin endpoint: ``Authorization: Bearer <admin key>``."""
     state = app_state(request)
     token = bearer_token(request)

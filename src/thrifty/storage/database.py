@@ -58,7 +58,9 @@ class Database:
             )
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(self.url, pool_size=8, max_overflow=16)
+            engine = create_engine(self.url, pool_size=8, max_overflow=16)
+        else:
+            engine = create_engine(self.url)
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine

@@ -1,0 +1,91 @@
+"""Benchmark of ``POST /api/v1/cost/estimate`` for a 1,000-token request.
+
+Starts a real ``thrifty serve`` (one worker, SQLite) and drives it over keep-alive HTTP at
+several concurrencies. The baseline in the same run is ``GET /healthz`` (the HTTP stack, auth-
+less, one trivial database read), so the estimate's own cost shows as the difference. It also
+times the pure estimate (tokens + prediction + price) in process.
+
+    python benchmarks/estimate.py [--requests 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import UTC, datetime
+
+from _harness import ADMIN_KEY, drive, thrifty_server
+
+from thrifty.config.loader import load_config, to_profile
+from thrifty.pricing.estimate import PricedRequest
+from thrifty.pricing.prices import PricePoint
+from thrifty.pricing.tokens import count_chat
+from thrifty.routing.estimates import estimate_across
+from thrifty.routing.registry import ModelRegistry
+
+PARAGRAPH = (
+    "The quarterly report shows that infrastructure spend grew faster than revenue, driven "
+    "mostly by inference traffic from the support assistant and the code review bot. "
+)
+
+
+def thousand_token_request() -> dict[str, object]:
+    text = PARAGRAPH
+    messages = [{"role": "system", "content": "You are a precise financial analyst."}]
+    while count_chat([*messages, {"role": "user", "content": text}], "gpt-4o").tokens < 1000:
+        text += PARAGRAPH
+    messages.append({"role": "user", "content": text + "Summarise the drivers in 5 bullets."})
+    return {"model": "gpt-4o", "messages": messages, "max_tokens": 400}
+
+
+def in_process(request: dict[str, object], rounds: int = 2000) -> list[float]:
+    loaded = load_config(None)
+    profiles = [to_profile(m, loaded.provider(m.provider)) for m in loaded.config.models]
+    registry = ModelRegistry.build(profiles, dict[str, list[PricePoint]]())
+    priced = PricedRequest(messages=request["messages"], max_tokens=400)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    timings = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        estimate_across(priced, ["gpt-4o", "gpt-4o-mini", "claude-haiku-4-5"], registry, now)
+        timings.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+async def main(requests: int) -> None:
+    request = thousand_token_request()
+    tokens = count_chat(request["messages"], "gpt-4o").tokens  # type: ignore[arg-type]
+    print(f"request: {tokens} input tokens (o200k_base, with chat overhead), max_tokens 400")
+
+    timings = sorted(in_process(request))
+    print(
+        f"in process, 3 models:        p50 {statistics.median(timings):.3f} ms   "
+        f"p99 {timings[int(0.99 * len(timings))]:.3f} ms"
+    )
+
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    body = {"request": request, "alternatives": ["gpt-4o-mini", "claude-haiku-4-5"]}
+    with thrifty_server() as base:
+        for concurrency in (1, 8, 32):
+            baseline = await drive(
+                "baseline GET /healthz", base, "GET", "/healthz", None,
+                concurrency=concurrency, requests=requests,
+            )
+            print(baseline.line())
+            result = await drive(
+                "POST /api/v1/cost/estimate", base, "POST", "/api/v1/cost/estimate", body,
+                concurrency=concurrency, requests=requests, headers=headers,
+            )
+            print(result.line())
+            print(
+                f"{'':<28} estimate/baseline: throughput {result.throughput / baseline.throughput:.2f}x, "
+                f"p50 +{statistics.median(result.latencies_ms) - statistics.median(baseline.latencies_ms):.2f} ms"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000)
+    asyncio.run(main(parser.parse_args().requests))
