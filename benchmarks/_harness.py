@@ -7,6 +7,7 @@ benchmark also measures a baseline in the same run, so compare ratios, not absol
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -86,44 +87,99 @@ class LoadResult:
 
     def line(self) -> str:
         return (
-            f"{self.name:<28} c={self.concurrency:<3} {self.throughput:8.0f} req/s   "
-            f"p50 {statistics.median(self.latencies_ms):6.2f} ms   p99 {self.percentile(99):6.2f} ms"
+            f"{self.name:<40} c={self.concurrency:<3} {self.throughput:8.0f} req/s   "
+            f"p50 {statistics.median(self.latencies_ms):6.2f} ms   "
+            f"p99 {self.percentile(99):6.2f} ms"
             f"   errors {self.errors}"
         )
+
+
+class Connection:
+    """A minimal keep-alive HTTP/1.1 client: the load generator must cost far less than the
+    server it measures (httpx spends about a millisecond of CPU a request)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, base: str) -> Connection:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        return cls(reader, writer)
+
+    async def request(self, raw: bytes) -> int:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def build_request(
+    base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> bytes:
+    payload = b"" if body is None else json.dumps(body).encode()
+    host = base.removeprefix("http://")
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(payload)}"]
+    if body is not None:
+        lines.append("Content-Type: application/json")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
 
 async def drive(
     name: str,
     base: str,
-    method: str,
-    path: str,
-    body: Any,
+    raw: bytes,
     *,
     concurrency: int,
     requests: int,
-    headers: dict[str, str] | None = None,
+    rate: float | None = None,
 ) -> LoadResult:
-    """Send ``requests`` requests from ``concurrency`` keep-alive connections."""
+    """Send ``requests`` requests over ``concurrency`` keep-alive connections.
+
+    Closed loop by default (each connection sends its next request when the last answered:
+    measures capacity). With ``rate`` the load is open loop: requests start on a fixed
+    schedule of ``rate`` per second whatever the answers, and latency counts from the
+    scheduled start, so queueing shows (no coordinated omission).
+    """
+    connections = [await Connection.open(base) for _ in range(concurrency)]
+    for connection in connections[:8]:  # warm-up
+        for _ in range(20):
+            await connection.request(raw)
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30, headers=headers) as client:
-        remaining = requests
+    queue: asyncio.Queue[float] = asyncio.Queue()
+    started = time.perf_counter()
+    for i in range(requests):
+        queue.put_nowait(started + i / rate if rate else 0.0)
 
-        async def worker() -> None:
-            nonlocal remaining, errors
-            while remaining > 0:
-                remaining -= 1
-                start = time.perf_counter()
-                response = await client.request(method, path, json=body)
-                latencies.append((time.perf_counter() - start) * 1000)
-                if response.status_code >= 400:
-                    errors += 1
+    async def worker(connection: Connection) -> None:
+        nonlocal errors
+        while not queue.empty():
+            scheduled = queue.get_nowait()
+            begin = time.perf_counter()
+            if scheduled and scheduled > begin:
+                # The connection is free before the request is due: wait, and time from the
+                # actual send (the event loop's timer is only millisecond-accurate).
+                await asyncio.sleep(scheduled - begin)
+                begin = time.perf_counter()
+            elif scheduled:
+                begin = scheduled  # due while the connection was busy: the wait is queueing
+            status = await connection.request(raw)
+            latencies.append((time.perf_counter() - begin) * 1000)
+            errors += status >= 400
 
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, 8))))  # warm-up
-        latencies.clear()
-        remaining = requests
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        seconds = time.perf_counter() - started
+    await asyncio.gather(*(worker(c) for c in connections))
+    seconds = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
     return LoadResult(name, concurrency, len(latencies), seconds, latencies, errors)

@@ -16,8 +16,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from _harness import ADMIN_KEY, drive, thrifty_server
-
+from _harness import ADMIN_KEY, build_request, drive, thrifty_server
 from thrifty.config.loader import load_config, to_profile
 from thrifty.pricing.estimate import PricedRequest
 from thrifty.pricing.prices import PricePoint
@@ -68,21 +67,32 @@ async def main(requests: int) -> None:
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     body = {"request": request, "alternatives": ["gpt-4o-mini", "claude-haiku-4-5"]}
     with thrifty_server() as base:
-        for concurrency in (1, 8, 32):
-            baseline = await drive(
-                "baseline GET /healthz", base, "GET", "/healthz", None,
-                concurrency=concurrency, requests=requests,
-            )
-            print(baseline.line())
-            result = await drive(
-                "POST /api/v1/cost/estimate", base, "POST", "/api/v1/cost/estimate", body,
-                concurrency=concurrency, requests=requests, headers=headers,
-            )
-            print(result.line())
-            print(
-                f"{'':<28} estimate/baseline: throughput {result.throughput / baseline.throughput:.2f}x, "
-                f"p50 +{statistics.median(result.latencies_ms) - statistics.median(baseline.latencies_ms):.2f} ms"
-            )
+        health = build_request(base, "GET", "/healthz")
+        estimate = build_request(base, "POST", "/api/v1/cost/estimate", body, headers)
+        print("capacity (closed loop):")
+        capacity = {}
+        for concurrency in (1, 16):
+            for name, raw in (
+                ("baseline GET /healthz", health),
+                ("POST /api/v1/cost/estimate", estimate),
+            ):
+                result = await drive(name, base, raw, concurrency=concurrency, requests=requests)
+                capacity[name, concurrency] = result.throughput
+                print("  " + result.line())
+        ratio = capacity["POST /api/v1/cost/estimate", 16] / capacity["baseline GET /healthz", 16]
+        print(f"  estimate/baseline throughput at c=16: {ratio:.2f}x")
+        peak = capacity["POST /api/v1/cost/estimate", 16]
+        print("latency under concurrent load (open loop, 32 connections):")
+        for share in (0.25, 0.5, 0.75):
+            rate = share * peak
+            for name, raw in (
+                ("baseline GET /healthz", health),
+                ("POST /api/v1/cost/estimate", estimate),
+            ):
+                result = await drive(
+                    f"{name} @{rate:.0f}/s", base, raw, concurrency=32, requests=requests, rate=rate
+                )
+                print("  " + result.line())
 
 
 if __name__ == "__main__":

@@ -80,7 +80,9 @@ def create_app(
         registry = load_registry(database)
         await anyio.to_thread.run_sync(registry.refresh)
         assert settings.admin_key is not None
-        app.state.thrifty = AppState(settings, database, loaded, registry, settings.admin_key, clock)
+        app.state.thrifty = AppState(
+            settings, database, loaded, registry, settings.admin_key, clock
+        )
         refresher = asyncio.create_task(_refresh_forever([registry], CACHE_REFRESH_SECONDS))
         try:
             yield

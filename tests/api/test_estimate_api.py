@@ -73,7 +73,11 @@ def test_models_estimate_covers_every_model_cheapest_first(client: TestClient) -
 
 def test_batch_totals_are_sums(client: TestClient) -> None:
     requests = [
-        {"model": "gpt-4o", "messages": [{"role": "user", "content": f"question {i}"}], "max_tokens": 10 + i}
+        {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": f"question {i}"}],
+            "max_tokens": 10 + i,
+        }
         for i in range(5)
     ]
     requests.append({"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]})
@@ -100,7 +104,11 @@ def test_bad_requests_name_the_field(client: TestClient) -> None:
         ({"request": {**good, "max_tokens": "lots"}}, 422, "request.max_tokens"),
         ({"request": {**good, "model": "gpt-9"}}, 404, "request.model"),
         ({"request": {**good, "messages": []}}, 422, "request.messages"),
-        ({"request": {**good, "messages": [{"role": "robot", "content": "x"}]}}, 422, "request.messages.0.role"),
+        (
+            {"request": {**good, "messages": [{"role": "robot", "content": "x"}]}},
+            422,
+            "request.messages.0.role",
+        ),
         ({"request": good, "alternatives": ["nope"]}, 404, "alternatives"),
         ({"request": good, "alternative": []}, 422, "alternative"),
         ({}, 422, "request"),
@@ -127,9 +135,19 @@ def test_max_tokens_over_a_models_limit_makes_it_ineligible(client: TestClient) 
 def test_price_set_through_the_api_is_used(client: TestClient) -> None:
     client.post(
         "/api/v1/models/gpt-4o/prices",
-        json={"input_per_mtok": "1", "output_per_mtok": "1", "effective_from": "2000-01-01T00:00:00Z"},
+        json={
+            "input_per_mtok": "1",
+            "output_per_mtok": "1",
+            "effective_from": "2000-01-01T00:00:00Z",
+        },
     )
-    body = {"request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}}
+    body = {
+        "request": {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 1,
+        }
+    }
     estimate = client.post("/api/v1/cost/estimate", json=body).json()["estimates"][0]
     assert estimate["priceSource"] == "api"
     tokens = estimate["estimatedTokens"]

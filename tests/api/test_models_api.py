@@ -46,7 +46,11 @@ def test_dated_price_keeps_history(client: TestClient) -> None:
     client.post("/api/v1/models", json=NEW_MODEL)
     response = client.post(
         "/api/v1/models/cheap-chat/prices",
-        json={"input_per_mtok": "1", "output_per_mtok": "2", "effective_from": "2099-01-01T00:00:00Z"},
+        json={
+            "input_per_mtok": "1",
+            "output_per_mtok": "2",
+            "effective_from": "2099-01-01T00:00:00Z",
+        },
     )
     assert response.status_code == 201
     timeline = response.json()["prices"]
@@ -60,7 +64,11 @@ def test_bad_model_bodies_name_the_field(client: TestClient) -> None:
         ({**NEW_MODEL, "provider": "nope"}, 400, "provider"),
         ({**NEW_MODEL, "context_window": -1}, 422, "context_window"),
         ({**NEW_MODEL, "capabilites": ["json"]}, 422, "capabilites"),
-        ({**NEW_MODEL, "price": {"input_per_mtok": "x", "output_per_mtok": 1}}, 422, "price.input_per_mtok"),
+        (
+            {**NEW_MODEL, "price": {"input_per_mtok": "x", "output_per_mtok": 1}},
+            422,
+            "price.input_per_mtok",
+        ),
         ({**NEW_MODEL, "price": None, "upstream_model": "unknown-xyz"}, 400, "price"),
         ({**NEW_MODEL, "quality": {"default": 2}}, 422, "quality.default"),
     ]

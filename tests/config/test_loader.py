@@ -46,7 +46,9 @@ def test_demo_config_spans_a_wide_price_range() -> None:
         assert profile.catalog_id
         ref = CatalogRef.parse(profile.catalog_id)
         price = resolve_price(profile.id, [], ref, datetime(2026, 11, 1, tzinfo=UTC)).price
-        inputs.append(price.input_mtok.base if hasattr(price.input_mtok, "base") else price.input_mtok)
+        inputs.append(
+            price.input_mtok.base if hasattr(price.input_mtok, "base") else price.input_mtok
+        )
     assert max(inputs) / min(inputs) >= 100
     assert len(loaded.config.models) >= 5
 
@@ -54,12 +56,22 @@ def test_demo_config_spans_a_wide_price_range() -> None:
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [
-        (("capabilities: [tools", "capabilites: [tools"), "thrifty.yaml:12: models[0].capabilites: unknown key 'capabilites' (did you mean 'capabilities'?)"),
+        (
+            ("capabilities: [tools", "capabilites: [tools"),
+            "thrifty.yaml:12: models[0].capabilites: unknown key 'capabilites'"
+            " (did you mean 'capabilities'?)",
+        ),
         (("code: 0.92", "code: 1.92"), "thrifty.yaml:13: models[0].quality.code"),
         (("code: 0.92", "cooking: 0.5"), "unknown task type 'cooking'"),
         (("kind: openai", "kind: openia"), "thrifty.yaml:3: providers[0].kind"),
-        (("provider: openai", "provider: nope"), "thrifty.yaml:8: models[0].provider: unknown provider 'nope'"),
-        (("context_window: 128000", "context_window: -5"), "thrifty.yaml:11: models[0].context_window"),
+        (
+            ("provider: openai", "provider: nope"),
+            "thrifty.yaml:8: models[0].provider: unknown provider 'nope'",
+        ),
+        (
+            ("context_window: 128000", "context_window: -5"),
+            "thrifty.yaml:11: models[0].context_window",
+        ),
         (("input_per_mtok: 2.5", "input_per_mtok: -1"), "models[0].price.input_per_mtok"),
         (("rules: []", "rulez: []"), "unknown key 'rulez' (did you mean 'rules'?)"),
     ],

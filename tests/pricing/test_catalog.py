@@ -79,7 +79,10 @@ def test_api_beats_config_on_the_same_date() -> None:
 
 def test_future_only_prices_fall_back_to_catalog() -> None:
     future = PricePoint(AT + timedelta(days=1), PriceSpec(Decimal(1), Decimal(1)), PriceSource.API)
-    assert resolve_price("m", [future], CatalogRef.parse("openai/gpt-4o"), AT).source is PriceSource.CATALOG
+    assert (
+        resolve_price("m", [future], CatalogRef.parse("openai/gpt-4o"), AT).source
+        is PriceSource.CATALOG
+    )
 
 
 def test_unknown_model_without_override_is_a_pricing_error() -> None:

@@ -30,14 +30,22 @@ def probe_table(database: Database):
 
 def test_migrations_are_idempotent(database: Database) -> None:
     database.migrate()
-    version = database.read(lambda c: c.execute(text("SELECT version_num FROM alembic_version")).scalar())
+    version = database.read(
+        lambda c: c.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    )
     assert version is not None
 
 
 def test_decimals_round_trip_exactly(database: Database, probe_table: Table) -> None:
-    amounts = [Decimal("0.000000001"), Decimal("12345678901.123456789"), Decimal("0.1") + Decimal("0.2")]
+    amounts = [
+        Decimal("0.000000001"),
+        Decimal("12345678901.123456789"),
+        Decimal("0.1") + Decimal("0.2"),
+    ]
     database.write(lambda c: c.execute(insert(probe_table), [{"amount": a} for a in amounts]))
-    stored = database.read(lambda c: [r.amount for r in c.execute(select(probe_table).order_by(probe_table.c.id))])
+    stored = database.read(
+        lambda c: [r.amount for r in c.execute(select(probe_table).order_by(probe_table.c.id))]
+    )
     assert stored == amounts
     assert all(isinstance(a, Decimal) for a in stored)
 
@@ -77,7 +85,9 @@ def test_concurrent_read_modify_write_loses_nothing(database: Database, probe_ta
     database.write(lambda c: c.execute(insert(probe_table).values(id=1, amount=Decimal(0))))
 
     def increment(c):
-        row = c.execute(select(probe_table.c.amount).where(probe_table.c.id == 1).with_for_update()).scalar()
+        row = c.execute(
+            select(probe_table.c.amount).where(probe_table.c.id == 1).with_for_update()
+        ).scalar()
         c.execute(probe_table.update().where(probe_table.c.id == 1).values(amount=row + 1))
 
     def worker():

@@ -55,7 +55,9 @@ def test_update_and_delete_unknown_are_not_found(database: Database) -> None:
 
 def test_price_history_is_kept(database: Database) -> None:
     database.write(
-        lambda c: models_repo.insert_model(c, profile(), "api", NOW, PricePoint(BEGINNING, SPEC, PriceSource.API))
+        lambda c: models_repo.insert_model(
+            c, profile(), "api", NOW, PricePoint(BEGINNING, SPEC, PriceSource.API)
+        )
     )
     later = PricePoint(NOW + timedelta(days=1), PriceSpec(Decimal(1), Decimal(2)), PriceSource.API)
     database.write(lambda c: models_repo.update_model(c, profile(context_window=9000), NOW, later))
@@ -65,13 +67,19 @@ def test_price_history_is_kept(database: Database) -> None:
 
 def test_sync_config_models_keeps_api_models_and_prices(database: Database) -> None:
     config_price = PricePoint(BEGINNING, SPEC, PriceSource.CONFIG)
-    database.write(lambda c: models_repo.sync_config_models(c, [(profile("a"), config_price), (profile("b"), None)], NOW))
+    database.write(
+        lambda c: models_repo.sync_config_models(
+            c, [(profile("a"), config_price), (profile("b"), None)], NOW
+        )
+    )
     api_price = PricePoint(NOW, PriceSpec(Decimal(3), Decimal(4)), PriceSource.API)
     database.write(lambda c: models_repo.add_price(c, "a", api_price, NOW))
     database.write(lambda c: models_repo.insert_model(c, profile("mine"), "api", NOW, None))
     # The config changes: b leaves, a's config price changes.
     new_config_price = PricePoint(BEGINNING, PriceSpec(Decimal(9), Decimal(9)), PriceSource.CONFIG)
-    database.write(lambda c: models_repo.sync_config_models(c, [(profile("a"), new_config_price)], NOW))
+    database.write(
+        lambda c: models_repo.sync_config_models(c, [(profile("a"), new_config_price)], NOW)
+    )
     ids = [p.id for p in database.read(models_repo.load_profiles)]
     assert ids == ["a", "mine"]
     points = database.read(models_repo.load_price_points)["a"]

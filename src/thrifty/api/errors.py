@@ -1,7 +1,7 @@
 """The only place where errors become HTTP responses (OpenAI's error shape everywhere).
 
-    {"error": {"message": "...", "type": "invalid_request_error", "param": "field.path",
-               "code": "..."}}
+{"error": {"message": "...", "type": "invalid_request_error", "param": "field.path",
+           "code": "..."}}
 """
 
 from __future__ import annotations

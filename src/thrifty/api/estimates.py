@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from thrifty.api.responses import FastJSONResponse, money
+from thrifty.api.schemas import ChatRequestBody
 from thrifty.api.state import AppState, require_admin
 from thrifty.errors import InvalidInput, ThriftyError
-from thrifty.api.schemas import ChatRequestBody
 from thrifty.routing.estimates import (
     ModelEstimate,
     ModelTotal,
@@ -21,6 +21,7 @@ from thrifty.routing.estimates import (
 
 router = APIRouter(prefix="/api/v1", tags=["estimates"])
 Admin = Annotated[AppState, Depends(require_admin)]
+
 
 class CostEstimateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -67,9 +68,7 @@ def _estimate(
 ) -> list[ModelEstimate]:
     registry = state.registry.get()
     registry.get(request.model, field=f"{prefix}.model")
-    return estimate_across(
-        request.priced(), [request.model, *alternatives], registry, state.now()
-    )
+    return estimate_across(request.priced(), [request.model, *alternatives], registry, state.now())
 
 
 @router.post("/cost/estimate", summary="Estimate a request's cost on its model and alternatives")

@@ -47,9 +47,7 @@ def _validated_profile(state: AppState, body: ModelConfig) -> ModelProfile:
     provider = providers.get(body.provider)
     if provider is None:
         known = ", ".join(sorted(providers))
-        raise InvalidInput(
-            f"unknown provider {body.provider!r} (known: {known})", field="provider"
-        )
+        raise InvalidInput(f"unknown provider {body.provider!r} (known: {known})", field="provider")
     if body.price is None and catalog.lookup(catalog_ref(body, provider)) is None:
         raise InvalidInput(
             f"no price for {body.id!r}: the catalog does not know "

@@ -76,7 +76,10 @@ def run_estimate(args: argparse.Namespace) -> int:
                 )
             except ThriftyError as exc:
                 errors += 1
-                rows.append({"line": number, "error": exc.message})
+                message = exc.message
+                if not message.startswith(args.input):
+                    message = f"{args.input}:{number}: {message}"
+                rows.append({"line": number, "error": message})
                 progress.advance(task)
                 continue
             accumulate(totals, estimates)
@@ -92,7 +95,11 @@ def run_estimate(args: argparse.Namespace) -> int:
 
     if args.format == "json":
         summary = {
-            model: {"requests": t.requests, "estimatedTokens": t.tokens, "estimatedCost": money(t.cost)}
+            model: {
+                "requests": t.requests,
+                "estimatedTokens": t.tokens,
+                "estimatedCost": money(t.cost),
+            }
             for model, t in totals.items()
         }
         json.dump({"results": rows, "totals": summary, "errors": errors}, sys.stdout, indent=2)
@@ -101,7 +108,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         _print_table(totals, len(lines))
         for row in rows:
             if "error" in row:
-                console.print(f"line {row['line']}: {row['error']}", markup=False)
+                console.print(row["error"], markup=False, soft_wrap=True)
     return 1 if errors else 0
 
 

@@ -14,9 +14,10 @@ from decimal import Decimal
 from functools import lru_cache
 
 from genai_prices import data_snapshot
-from genai_prices.types import ModelInfo, ModelPrice, Usage
+from genai_prices.types import ModelInfo, ModelPrice
 
 from thrifty.errors import PricingError
+from thrifty.pricing.formula import TokenFormula, compile_formula, genai_cost
 from thrifty.pricing.prices import PricePoint, PriceSource, price_in_force
 
 
@@ -119,18 +120,32 @@ def resolve_price(
     )
 
 
+_FORMULAS: dict[int, tuple[ModelPrice, TokenFormula | None]] = {}
+
+
+def _formula(price: ModelPrice) -> TokenFormula | None:
+    cached = _FORMULAS.get(id(price))
+    if cached is not None and cached[0] is price:
+        return cached[1]
+    formula = compile_formula(price)
+    if len(_FORMULAS) > 10_000:
+        _FORMULAS.clear()
+    _FORMULAS[id(price)] = (price, formula)
+    return formula
+
+
 def cost_of(price: ModelPrice, usage: TokenUsage) -> Decimal:
     """Exact USD cost of ``usage`` at ``price`` (tiers applied by total input tokens)."""
-    result = price.calc_price(
-        Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cached_input_tokens or None,
-            cache_write_tokens=usage.cache_write_tokens or None,
-        )
+    args = (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cached_input_tokens,
+        usage.cache_write_tokens,
     )
-    total: Decimal = result["total_price"]
-    return total
+    formula = _formula(price)
+    if formula is None:
+        return genai_cost(price, *args)
+    return formula.cost(*args)
 
 
 def search(query: str, limit: int = 50) -> list[CatalogEntry]:
@@ -141,7 +156,9 @@ def search(query: str, limit: int = 50) -> list[CatalogEntry]:
         for model in provider.models:
             if needle in model.id.lower() or needle in (model.name or "").lower():
                 found.append(
-                    CatalogEntry(provider.id, model.id, model.name or model.id, model.context_window)
+                    CatalogEntry(
+                        provider.id, model.id, model.name or model.id, model.context_window
+                    )
                 )
                 if len(found) >= limit:
                     return found

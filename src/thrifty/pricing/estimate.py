@@ -41,9 +41,7 @@ class Estimate:
 
 
 def count_input(request: PricedRequest, tokenizer_model: str) -> TokenCount:
-    return count_chat(
-        request.messages, tokenizer_model, tools=request.tools, system=request.system
-    )
+    return count_chat(request.messages, tokenizer_model, tools=request.tools, system=request.system)
 
 
 def estimate_cost(

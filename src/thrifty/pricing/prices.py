@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from genai_prices.types import ModelPrice
 
@@ -25,7 +26,12 @@ class PriceSource(StrEnum):
     CATALOG = "catalog"
 
 
-_SOURCE_RANK = {PriceSource.CATALOG: 0, PriceSource.CONFIG: 1, PriceSource.WEBHOOK: 2, PriceSource.API: 3}
+_SOURCE_RANK = {
+    PriceSource.CATALOG: 0,
+    PriceSource.CONFIG: 1,
+    PriceSource.WEBHOOK: 2,
+    PriceSource.API: 3,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,10 @@ class PriceSpec:
     cache_write_per_mtok: Decimal | None = None
 
     def to_model_price(self) -> ModelPrice:
+        """The catalog's price object for this spec (one shared object per spec)."""
+        return _model_price(self)
+
+    def _build(self) -> ModelPrice:
         kwargs: dict[str, Decimal] = {
             "input_mtok": self.input_per_mtok,
             "output_mtok": self.output_per_mtok,
@@ -64,6 +74,11 @@ class PricePoint:
     effective_from: datetime
     spec: PriceSpec
     source: PriceSource
+
+
+@lru_cache(maxsize=4096)
+def _model_price(spec: PriceSpec) -> ModelPrice:
+    return spec._build()
 
 
 def price_in_force(points: Sequence[PricePoint], at: datetime) -> PricePoint | None:

@@ -44,9 +44,10 @@ def unfit_reason(
     """Why ``profile`` cannot serve the request, or None when it can."""
     for capability in sorted(needed - profile.capabilities):
         return f"no {capability.value} support"
-    if max_tokens is not None and profile.max_output_tokens is not None:
-        if max_tokens > profile.max_output_tokens:
-            return f"max_tokens {max_tokens} exceeds output limit {profile.max_output_tokens}"
-    if input_tokens + (max_tokens or 1) > profile.context_window:
-        return f"needs {input_tokens + (max_tokens or 1)} tokens, context window {profile.context_window}"
+    limit = profile.max_output_tokens
+    if max_tokens is not None and limit is not None and max_tokens > limit:
+        return f"max_tokens {max_tokens} exceeds output limit {limit}"
+    needed_tokens = input_tokens + (max_tokens or 1)
+    if needed_tokens > profile.context_window:
+        return f"needs {needed_tokens} tokens, context window {profile.context_window}"
     return None

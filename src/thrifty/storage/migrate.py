@@ -25,9 +25,8 @@ def alembic_config() -> Config:
 def upgrade(database: Database, revision: str = "head") -> None:
     """Bring the schema to ``revision``; concurrent callers wait for the first one."""
     config = alembic_config()
-    with database.engine.connect().execution_options(thrifty_write=True) as conn:
-        with conn.begin():
-            if not database.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+    with database.engine.connect().execution_options(thrifty_write=True) as conn, conn.begin():
+        if not database.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _LOCK_ID})
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)

@@ -81,7 +81,9 @@ def update_model(
     conn: Connection, profile: ModelProfile, now: datetime, price: PricePoint | None
 ) -> None:
     result = conn.execute(
-        update(models).where(models.c.id == profile.id).values(**_row_values(profile), updated_at=now)
+        update(models)
+        .where(models.c.id == profile.id)
+        .values(**_row_values(profile), updated_at=now)
     )
     if result.rowcount == 0:
         raise NotFound(f"model {profile.id!r} is not registered", field="id")
