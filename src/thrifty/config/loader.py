@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path as FilePath
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
 
 from thrifty.config.schema import ModelConfig, ProviderConfig, ThriftyConfig
-from thrifty.config.yamlsource import Path, YamlDocument, parse_yaml
+from thrifty.config.yamlsource import Path, YamlDocument, dotted, parse_yaml, validate, where
 from thrifty.errors import ConfigError
 from thrifty.pricing.catalog import CatalogRef, lookup
 from thrifty.pricing.prices import BEGINNING, PricePoint, PriceSource, PriceSpec
 from thrifty.routing.models import ModelProfile
 
 DEMO = "demo"
-M = TypeVar("M", bound=BaseModel)
 _CATALOG_BY_KIND = {"openai": "openai", "anthropic": "anthropic"}
 
 
@@ -55,56 +50,6 @@ def parse_config(text: str, source: str) -> ThriftyConfig:
     return config
 
 
-def validate(schema: type[M], data: Any, document: YamlDocument) -> M:
-    """Validate ``data`` against ``schema``; all errors in one ConfigError with lines."""
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        problems = [_describe(error, schema, document) for error in exc.errors()]
-        raise ConfigError("\n".join(problems)) from None
-
-
-def _describe(error: Any, schema: type[BaseModel], document: YamlDocument) -> str:
-    path: Path = tuple(error["loc"])
-    where = _where(document, path)
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = f"unknown key {path[-1]!r}"
-        suggestion = _suggest(schema, path)
-        if suggestion:
-            message += f" (did you mean {suggestion!r}?)"
-    return f"{where}: {_dotted(path)}: {message}"
-
-
-def _suggest(schema: type[BaseModel], path: Path) -> str | None:
-    model: Any = schema
-    for part in path[:-1]:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        inner = getattr(annotation, "__args__", (annotation,))
-        model = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
-        if model is None:
-            return None
-    matches = difflib.get_close_matches(str(path[-1]), list(model.model_fields), n=1)
-    return matches[0] if matches else None
-
-
-def _where(document: YamlDocument, path: Path) -> str:
-    line = document.line_of(path)
-    return f"{document.source}:{line}" if line else document.source
-
-
-def _dotted(path: Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top)"
-
-
 def _check_references(config: ThriftyConfig, document: YamlDocument) -> None:
     problems: list[str] = []
     _unique([p.name for p in config.providers], "providers", "name", document, problems)
@@ -116,14 +61,14 @@ def _check_references(config: ThriftyConfig, document: YamlDocument) -> None:
             known = ", ".join(sorted(providers)) or "none defined"
             path: Path = ("models", i, "provider")
             problems.append(
-                f"{_where(document, path)}: {_dotted(path)}: unknown provider "
+                f"{where(document, path)}: {dotted(path)}: unknown provider "
                 f"{model.provider!r} (known: {known})"
             )
             continue
         if model.price is None and lookup(catalog_ref(model, provider)) is None:
             path = ("models", i)
             problems.append(
-                f"{_where(document, path)}: {_dotted(path)}: no price for {model.id!r}: the "
+                f"{where(document, path)}: {dotted(path)}: no price for {model.id!r}: the "
                 f"catalog does not know {str(catalog_ref(model, provider))!r}; set `price` "
                 "or `catalog_id`"
             )
@@ -138,7 +83,7 @@ def _unique(
     for i, value in enumerate(values):
         if value in seen:
             path: Path = (section, i, key)
-            problems.append(f"{_where(doc, path)}: {_dotted(path)}: duplicate {key} {value!r}")
+            problems.append(f"{where(doc, path)}: {dotted(path)}: duplicate {key} {value!r}")
         seen.add(value)
 
 

@@ -7,15 +7,18 @@ through a float.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from thrifty.errors import ConfigError
 
 Path = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -84,3 +87,59 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     finally:
         loader.dispose()
     return YamlDocument(data=data, source=source, lines=lines)
+
+
+def validate(schema: type[M], data: Any, document: YamlDocument) -> M:
+    """Validate ``data`` against ``schema``; all errors in one ConfigError with lines."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(error, schema, document) for error in exc.errors()]
+        raise ConfigError("\n".join(problems)) from None
+
+
+def _describe(error: Any, schema: type[BaseModel], document: YamlDocument) -> str:
+    path: Path = tuple(error["loc"])
+    location = where(document, path)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {path[-1]!r}"
+        suggestion = _suggest(schema, path)
+        if suggestion:
+            message += f" (did you mean {suggestion!r}?)"
+    return f"{location}: {dotted(path)}: {message}"
+
+
+def _suggest(schema: type[BaseModel], path: Path) -> str | None:
+    model: Any = schema
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", (annotation,))
+        model = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if model is None:
+            return None
+    matches = difflib.get_close_matches(str(path[-1]), list(model.model_fields), n=1)
+    return matches[0] if matches else None
+
+
+def where(document: YamlDocument, path: Path) -> str:
+    line = document.line_of(path)
+    return f"{document.source}:{line}" if line else document.source
+
+
+def dotted(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
+
+
+def parse_data(schema: type[M], text: str, source: str) -> M:
+    """Parse a YAML data file and validate it against ``schema`` (errors name the line)."""
+    document = parse_yaml(text, source)
+    return validate(schema, document.data if document.data is not None else {}, document)

@@ -26,10 +26,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from thrifty.errors import ConfigError, InvalidInput
+from thrifty.config.yamlsource import parse_data
+from thrifty.errors import InvalidInput
 from thrifty.pricing.tokens import count_text
 
 __all__ = ["OutputPrediction", "parse_output_model", "predict_output_tokens"]
@@ -92,18 +92,8 @@ class OutputModel(_Strict):
 
 
 def parse_output_model(text: str, source: str = DATA_FILE) -> OutputModel:
-    """Parse and validate output-length YAML; a bad entry raises ``ConfigError`` naming it."""
-    try:
-        raw: Any = yaml.safe_load(text)
-        return OutputModel.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from exc
+    """Parse and validate the YAML data; a bad entry raises ``ConfigError`` naming its line."""
+    return parse_data(OutputModel, text, source)
 
 
 @cache

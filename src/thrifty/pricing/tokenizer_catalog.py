@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import tiktoken
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from thrifty.config.yamlsource import parse_data
 from thrifty.errors import ConfigError
 
 CATALOG_FILE = "tokenizers.yaml"
@@ -129,21 +129,8 @@ class Tokenizer:
 
 
 def parse_catalog(text: str, source: str = CATALOG_FILE) -> Catalog:
-    """Parse and validate catalog YAML; a bad entry raises ``ConfigError`` naming it."""
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level")
-    try:
-        return Catalog.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from exc
+    """Parse and validate the YAML data; a bad entry raises ``ConfigError`` naming its line."""
+    return parse_data(Catalog, text, source)
 
 
 @cache
