@@ -176,7 +176,7 @@ def test_unknown_task_type_is_refused_naming_the_field() -> None:
         ("  code: {tokens: 650}", "  code: {tokens: 650, per_input_token: 1}", "exactly one"),
         ("  code: {tokens: 650}", "  code: {tokenz: 650}", "task_priors.code"),
         ("  word: 1.33", "  word: -1", "units.word"),
-        ('{phrase: "haiku", tokens: 22}', '{phrase: "", tokens: 22}', "output_lengths.yaml:31: phrases[7].phrase"),
+        ('{phrase: "haiku", tokens: 22}', '{phrase: "", tokens: 22}', "yaml:31: phrases[7].phrase"),
     ],
 )
 def test_a_bad_output_entry_raises_a_clear_error(old: str, new: str, message: str) -> None:

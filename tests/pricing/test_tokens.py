@@ -467,7 +467,7 @@ def test_a_bad_catalog_entry_raises_a_clear_error(old: str, new: str, message: s
 
 
 def test_catalog_rejects_non_mapping_and_broken_yaml() -> None:
-    with pytest.raises(ConfigError, match=r"tokenizers.yaml:1: \(top\): Input should be a valid dict"):
+    with pytest.raises(ConfigError, match=r"yaml:1: \(top\): Input should be a valid dict"):
         parse_catalog("- just a list")
     with pytest.raises(ConfigError, match=r"tokenizers.yaml:1:"):
         parse_catalog("encodings: [unclosed")
