@@ -59,3 +59,224 @@ cache_versions = Table(
     Column("name", String(64), primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+# --- Organisation, keys (issue: budgets) ----------------------------------------------------
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", String(64), ForeignKey("orgs.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("team_id", String(64), ForeignKey("teams.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("role", String(16), nullable=False),  # member | team_admin | org_admin
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("prefix", String(16), nullable=False),  # shown to identify a key; not secret
+    Column("secret_hash", String(64), nullable=False, unique=True),  # SHA-256 hex
+    Column("allowed_models", JSON),  # null: every model
+    Column("tags", JSON, nullable=False),
+    Column("default_priority", String(16)),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# --- Budgets and the ledger ----------------------------------------------------------------
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("scope_type", String(16), nullable=False),
+    Column("scope_id", String(200), nullable=False),
+    Column("limit_nano", BigInteger, nullable=False),
+    Column("period_kind", String(16), nullable=False),
+    Column("period_start", String(10), nullable=False),  # ISO date, local to the time zone
+    Column("period_end", String(10)),  # custom periods: inclusive ISO date
+    Column("timezone", String(64), nullable=False),
+    Column("mode", String(8), nullable=False),  # hard | soft
+    Column("models", JSON),  # null: every model
+    Column("thresholds", JSON, nullable=False),
+    Column("carry_over", Integer, nullable=False),  # 0 | 1
+    Column("carry_over_cap_nano", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    Index("ix_budgets_scope", "scope_type", "scope_id"),
+)
+
+# One row per budget and period window: the running totals the hold check reads and locks.
+budget_balances = Table(
+    "budget_balances",
+    metadata,
+    Column("budget_id", String(64), ForeignKey("budgets.id"), primary_key=True),
+    Column("window_index", Integer, primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("posted_nano", BigInteger, nullable=False),
+    Column("held_nano", BigInteger, nullable=False),
+    Column("carried_nano", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("amount_nano", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # held | settled | voided | expired
+    Column("key_id", String(64)),
+    Column("user_id", String(64)),
+    Column("team_id", String(64)),
+    Column("org_id", String(64)),
+    Column("tags", JSON, nullable=False),
+    Column("model", String(200)),
+    Column("priority", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("actual_nano", BigInteger),
+    Index("ix_holds_open", "status", "expires_at"),
+)
+
+# What one hold reserved on each budget of its chain (and in which window).
+hold_lines = Table(
+    "hold_lines",
+    metadata,
+    Column("request_id", String(128), ForeignKey("holds.request_id"), primary_key=True),
+    Column("budget_id", String(64), primary_key=True),
+    Column("window_index", Integer, nullable=False),
+    Column("amount_nano", BigInteger, nullable=False),
+    Column("override_id", String(64)),
+)
+
+# Posted amounts: a budget's spend is the sum of its entries (usage and audited adjustments).
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("budget_id", String(64), nullable=False),
+    Column("window_index", Integer, nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),  # usage | adjustment
+    Column("amount_nano", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ux_ledger_entries_once", "request_id", "budget_id", "kind", unique=True),
+    Index("ix_ledger_entries_budget", "budget_id", "window_index"),
+)
+
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(128), nullable=False, unique=True),
+    Column("key_id", String(64)),
+    Column("user_id", String(64)),
+    Column("team_id", String(64)),
+    Column("org_id", String(64)),
+    Column("tags", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("model", String(200)),
+    Column("provider", String(200)),
+    Column("input_tokens", Integer, nullable=False),
+    Column("cached_input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("reasoning_tokens", Integer, nullable=False),
+    Column("cost_nano", BigInteger, nullable=False),
+    Column("estimated", Integer, nullable=False),  # 1 when priced from counted, not reported
+    Column("status", String(16), nullable=False),
+    Column("latency_ms", Integer),
+    Column("ttft_ms", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_usage_records_created", "created_at"),
+    Index("ix_usage_records_org", "org_id", "created_at"),
+    Index("ix_usage_records_team", "team_id", "created_at"),
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("budget_id", String(64), nullable=False),
+    Column("window_index", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),  # threshold | exhausted | turnover | …
+    Column("threshold", String(16), nullable=False),  # percent as text; "" when none
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime),
+    Index("ux_alert_events_once", "budget_id", "window_index", "kind", "threshold", unique=True),
+    Index("ix_alert_events_created", "created_at"),
+)
+
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("budget_id", String(64), ForeignKey("budgets.id"), nullable=False, index=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("amount_nano", BigInteger, nullable=False),
+    Column("models", JSON),
+    Column("reason", String(2000), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | denied
+    Column("decided_by", String(200)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_reason", String(2000)),
+    Column("consumed_nano", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+extensions = Table(
+    "extensions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("budget_id", String(64), ForeignKey("budgets.id"), nullable=False, index=True),
+    Column("amount_nano", BigInteger, nullable=False),
+    Column("reason", String(2000), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(200), nullable=False),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_log_target", "target_type", "target_id"),
+)
