@@ -12,6 +12,7 @@ the edges (``api``, ``gateway``, ``cli``) map them to HTTP statuses or exit code
      ├── AuthenticationFailed     no or wrong credentials                          → 401
      ├── PermissionDenied         the credentials may not do this                  → 403
      ├── PricingError             no price is known for a model                    → 422
+     ├── BudgetRefused            a budget of the chain refuses the request         → 402
      └── StorageError             the database failed or is unreachable            → 503
 """
 
@@ -67,6 +68,17 @@ class PricingError(ThriftyError):
     """No price is known for a model (neither override nor catalog)."""
 
     code = "price_unknown"
+
+
+class BudgetRefused(ThriftyError):
+    """A request does not fit, or is blocked by, a budget of its chain (names the budget)."""
+
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, *, reason: str, budget_id: str | None) -> None:
+        super().__init__(message)
+        self.code = reason
+        self.budget_id = budget_id
 
 
 class StorageError(ThriftyError):

@@ -26,6 +26,7 @@ _STATUS: list[tuple[type[errors.ThriftyError], int, str]] = [
     (errors.AuthenticationFailed, 401, "authentication_error"),
     (errors.PermissionDenied, 403, "permission_error"),
     (errors.PricingError, 422, "invalid_request_error"),
+    (errors.BudgetRefused, 402, "budget_exceeded"),
     (errors.StorageError, 503, "service_unavailable"),
     (errors.ConfigError, 400, "invalid_request_error"),
 ]
@@ -50,7 +51,10 @@ async def _thrifty_error(request: Request, exc: Exception) -> FastJSONResponse:
     message = exc.message
     if exc.field and not message.startswith(exc.field):
         message = f"{exc.field}: {message}"
-    return FastJSONResponse(error_body(message, kind, exc.code, exc.field), status_code=status)
+    body = error_body(message, kind, exc.code, exc.field)
+    if isinstance(exc, errors.BudgetRefused):
+        body["error"]["budget_id"] = exc.budget_id
+    return FastJSONResponse(body, status_code=status)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

@@ -407,6 +407,12 @@ def void(conn: Connection, request_id: str, now: datetime) -> bool:
     return True
 
 
+def has_expired(conn: Connection, now: datetime) -> bool:
+    """Whether any hold has expired and not been swept yet (a cheap indexed read)."""
+    query = select(holds.c.request_id).where(holds.c.status == HELD, holds.c.expires_at <= now)
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def sweep_expired(conn: Connection, now: datetime, limit: int = 500) -> int:
     """Release up to ``limit`` expired holds; returns how many."""
     expired = [
