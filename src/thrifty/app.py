@@ -12,14 +12,15 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from thrifty import __version__
-from thrifty.api import estimates, health, models
+from thrifty.api import directory, estimates, health, models
 from thrifty.api.errors import install_error_handlers
 from thrifty.api.state import AppState
+from thrifty.budgets.principal import Directory
 from thrifty.config.loader import LoadedConfig, config_price_point, load_config, to_profile
 from thrifty.errors import ConfigError
 from thrifty.routing.registry import ModelRegistry
 from thrifty.settings import Settings
-from thrifty.storage import models_repo
+from thrifty.storage import directory_repo, models_repo
 from thrifty.storage.cache import VersionedCache
 from thrifty.storage.database import Database
 
@@ -48,6 +49,10 @@ def load_registry(database: Database) -> VersionedCache[ModelRegistry]:
         )
 
     return VersionedCache(models_repo.REGISTRY, database.read, build)
+
+
+def load_directory(database: Database) -> VersionedCache[Directory]:
+    return VersionedCache(directory_repo.DIRECTORY, database.read, directory_repo.load_directory)
 
 
 async def _refresh_forever(caches: list[VersionedCache], interval: float) -> None:  # type: ignore[type-arg]
@@ -79,11 +84,13 @@ def create_app(
             await anyio.to_thread.run_sync(prepare_database, database, loaded, clock())
         registry = load_registry(database)
         await anyio.to_thread.run_sync(registry.refresh)
+        keys = load_directory(database)
+        await anyio.to_thread.run_sync(keys.refresh)
         assert settings.admin_key is not None
         app.state.thrifty = AppState(
-            settings, database, loaded, registry, settings.admin_key, clock
+            settings, database, loaded, registry, settings.admin_key, clock, directory=keys
         )
-        refresher = asyncio.create_task(_refresh_forever([registry], CACHE_REFRESH_SECONDS))
+        refresher = asyncio.create_task(_refresh_forever([registry, keys], CACHE_REFRESH_SECONDS))
         try:
             yield
         finally:
@@ -100,6 +107,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(estimates.router)
+    app.include_router(directory.router)
     return app
 
 

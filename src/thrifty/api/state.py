@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio.to_thread
 from fastapi import Request
 
+from thrifty.budgets.principal import Directory, Principal
 from thrifty.config.loader import LoadedConfig
-from thrifty.errors import AuthenticationFailed
+from thrifty.errors import AuthenticationFailed, PermissionDenied
 from thrifty.routing.registry import ModelRegistry
 from thrifty.settings import Settings
 from thrifty.storage.cache import VersionedCache
@@ -25,9 +27,16 @@ class AppState:
     registry: VersionedCache[ModelRegistry]
     admin_key: str
     clock: Callable[[], datetime]
+    directory: VersionedCache[Directory]
 
     def now(self) -> datetime:
         return self.clock()
+
+    def authenticate(self, token: str) -> Principal:
+        """The admin key (compared in constant time), else an API key from the snapshot."""
+        if hmac.compare_digest(token.encode(), self.admin_key.encode()):
+            return Principal.admin()
+        return self.directory.get().resolve(token, self.now())
 
 
 def app_state(request: Request) -> AppState:
@@ -43,12 +52,24 @@ def bearer_token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-async def require_admin(request: Request) -> AppState:
-    """Dependency of every admin endpoint: ``Authorization: Bearer <admin key>``."""
+async def authenticated(request: Request) -> tuple[AppState, Principal]:
     state = app_state(request)
     token = bearer_token(request)
     if token is None:
         raise AuthenticationFailed("missing API key: send Authorization: Bearer <key>")
-    if not hmac.compare_digest(token.encode(), state.admin_key.encode()):
-        raise AuthenticationFailed("invalid API key")
+    try:
+        return state, state.authenticate(token)
+    except AuthenticationFailed:
+        # Perhaps a key another process made a moment ago: look again in a fresh snapshot.
+        await anyio.to_thread.run_sync(state.directory.refresh)
+        return state, state.authenticate(token)
+
+
+async def require_admin(request: Request) -> AppState:
+    """Dependency of admin-only endpoints: ``Authorization: Bearer <admin key>``."""
+    state, principal = await authenticated(request)
+    if not principal.is_admin:
+        raise PermissionDenied(
+            f"this endpoint needs the admin key; API key {principal.key_id!r} may not use it"
+        )
     return state
