@@ -12,7 +12,7 @@ from thrifty.budgets.thresholds import DEFAULT_THRESHOLDS
 from thrifty.errors import Conflict, InvalidInput, NotFound
 from thrifty.storage import balances, ledger
 from thrifty.storage.database import Database
-from thrifty.storage.schema import alert_events, usage_records
+from thrifty.storage.schema import alert_events, holds, usage_records
 
 
 def _state(database: Database, spec, now=NOW):
@@ -53,10 +53,7 @@ def test_refuses_what_does_not_fit_and_names_the_budget(database: Database) -> N
         and "1.00 USD left of 3.00 USD" in refused.refusal.message
     )
     # Nothing was held for the refused request.
-    assert (
-        database.read(lambda c: c.execute(select(func.count()).select_from(ledger.holds)).scalar())
-        == 1
-    )
+    assert database.read(lambda c: c.execute(select(func.count()).select_from(holds)).scalar()) == 1
 
 
 def test_soft_budget_never_refuses(database: Database) -> None:

@@ -3,6 +3,7 @@
 The hold check reads and locks these rows; status reads them without a lock. Nothing here
 scans usage records. Period turnover (the first touch of a new window) carries unused budget
 over when the budget says so, and is recorded as an alert event and in the audit log.
+Statements on the hot path are driver-level ``Sql`` (see ``sql.py``).
 """
 
 from __future__ import annotations
@@ -11,18 +12,29 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, tuple_, update
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 
 from thrifty.budgets.model import BudgetSpec, BudgetState
-from thrifty.budgets.overrides import active_extension_nano
+from thrifty.budgets.overrides import Extension, Override, active_extension_nano
 from thrifty.budgets.periods import Window, carry_over, period_window
 from thrifty.budgets.thresholds import thresholds_crossed
-from thrifty.storage import overrides_repo
 from thrifty.storage.audit_repo import record_audit
-from thrifty.storage.schema import alert_events, budget_balances, hold_lines, holds, ledger_entries
+from thrifty.storage.schema import alert_events, budget_balances
+from thrifty.storage.sql import Sql, cached, items, pairs, read_json, read_time, stored_time
 
 HELD = "held"
+Key = tuple[str, int]
+
+_PREVIOUS = Sql(
+    "SELECT window_index, posted_nano FROM budget_balances"
+    " WHERE budget_id = :budget_id AND window_index < :window"
+    " ORDER BY window_index DESC LIMIT 1"
+)
+_ENTRIES_TOTAL = Sql(
+    "SELECT COALESCE(SUM(amount_nano), 0) FROM ledger_entries"
+    " WHERE budget_id = :budget_id AND window_index = :window"
+)
 
 
 def insert_ignore(conn: Connection, table: Any, values: dict[str, Any], keys: list[str]) -> bool:
@@ -31,23 +43,9 @@ def insert_ignore(conn: Connection, table: Any, values: dict[str, Any], keys: li
     return bool(conn.execute(statement).rowcount)
 
 
-def ensure_balance(conn: Connection, spec: BudgetSpec, window: Window, now: datetime) -> None:
-    exists = conn.execute(
-        select(budget_balances.c.budget_id).where(
-            budget_balances.c.budget_id == spec.id,
-            budget_balances.c.window_index == window.index,
-        )
-    ).first()
-    if exists is not None:
-        return
-    previous = conn.execute(
-        select(budget_balances.c.window_index, budget_balances.c.posted_nano)
-        .where(
-            budget_balances.c.budget_id == spec.id, budget_balances.c.window_index < window.index
-        )
-        .order_by(budget_balances.c.window_index.desc())
-        .limit(1)
-    ).first()
+def _create_balance(conn: Connection, spec: BudgetSpec, window: Window, now: datetime) -> None:
+    """The first row of a window; carries over from the window before when it exists."""
+    previous = _PREVIOUS(conn, {"budget_id": spec.id, "window": window.index}).first()
     carried = 0
     if previous is not None and previous.window_index == window.index - 1:
         carried = carry_over(spec.limit_nano, previous.posted_nano, spec.carry_over)
@@ -78,45 +76,98 @@ def ensure_balance(conn: Connection, spec: BudgetSpec, window: Window, now: date
         )
 
 
-def expired_held(conn: Connection, keys: list[tuple[str, int]], now: datetime) -> dict[str, int]:
+def _rows(conn: Connection, keys: Sequence[Key], *, lock: bool) -> dict[str, Any]:
+    if not keys:
+        return {}
+    placeholders, params = pairs("k", keys)
+    tail = " FOR UPDATE" if lock and conn.dialect.name == "postgresql" else ""
+    query = cached(
+        "SELECT budget_id, posted_nano, held_nano, carried_nano FROM budget_balances"  # noqa: S608
+        f" WHERE (budget_id, window_index) IN {placeholders} ORDER BY budget_id{tail}"
+    )
+    return {row.budget_id: row for row in query(conn, params)}
+
+
+def expired_held(conn: Connection, keys: Sequence[Key], now: datetime) -> dict[str, int]:
     """Amounts still counted in ``held_nano`` by holds that have already expired."""
     if not keys:
         return {}
-    rows = conn.execute(
-        select(hold_lines.c.budget_id, func.sum(hold_lines.c.amount_nano))
-        .join(holds, holds.c.request_id == hold_lines.c.request_id)
-        .where(
-            holds.c.status == HELD,
-            holds.c.expires_at <= now,
-            tuple_(hold_lines.c.budget_id, hold_lines.c.window_index).in_(keys),
-        )
-        .group_by(hold_lines.c.budget_id)
+    placeholders, params = pairs("k", keys)
+    query = cached(
+        "SELECT l.budget_id, SUM(l.amount_nano) AS total FROM hold_lines l"  # noqa: S608
+        " JOIN holds h ON h.request_id = l.request_id"
+        " WHERE h.status = 'held' AND h.expires_at <= :now"
+        f" AND (l.budget_id, l.window_index) IN {placeholders} GROUP BY l.budget_id"
     )
-    return {budget_id: int(total) for budget_id, total in rows}
+    rows = query(conn, params | {"now": stored_time(conn, now)})
+    return {row.budget_id: int(row.total) for row in rows}
+
+
+def active_extensions(
+    conn: Connection, budget_ids: Sequence[str], now: datetime
+) -> list[Extension]:
+    if not budget_ids:
+        return []
+    placeholders, params = items("b", budget_ids)
+    query = cached(
+        "SELECT id, budget_id, amount_nano, starts_at, expires_at FROM extensions"  # noqa: S608
+        f" WHERE budget_id IN {placeholders} AND starts_at <= :now AND expires_at > :now"
+    )
+    return [
+        Extension(
+            row.id,
+            row.budget_id,
+            row.amount_nano,
+            read_time(row.starts_at),
+            read_time(row.expires_at),
+        )
+        for row in query(conn, params | {"now": stored_time(conn, now)})
+    ]
+
+
+def active_overrides(conn: Connection, budget_ids: Sequence[str], now: datetime) -> list[Override]:
+    """Approved, unexpired overrides on ``budget_ids``."""
+    if not budget_ids:
+        return []
+    placeholders, params = items("b", budget_ids)
+    query = cached(
+        "SELECT id, budget_id, amount_nano, expires_at, models, consumed_nano"  # noqa: S608
+        f" FROM overrides WHERE budget_id IN {placeholders}"
+        " AND status = 'approved' AND expires_at > :now"
+    )
+    found = []
+    for row in query(conn, params | {"now": stored_time(conn, now)}):
+        models = read_json(row.models)
+        found.append(
+            Override(
+                id=row.id,
+                budget_id=row.budget_id,
+                amount_nano=row.amount_nano,
+                expires_at=read_time(row.expires_at),  # type: ignore[arg-type]
+                approved=True,
+                models=frozenset(models) if models is not None else None,
+                consumed_nano=row.consumed_nano,
+            )
+        )
+    return found
 
 
 def _states(
     conn: Connection, specs: Sequence[BudgetSpec], now: datetime, *, lock: bool
 ) -> list[BudgetState]:
     windows = {spec.id: period_window(spec.period, now) for spec in specs}
-    live = [spec for spec in specs if windows[spec.id] is not None]
-    keys = [(spec.id, windows[spec.id].index) for spec in live]  # type: ignore[union-attr]
-    rows: dict[str, Any] = {}
-    if keys:
-        query = (
-            select(budget_balances)
-            .where(tuple_(budget_balances.c.budget_id, budget_balances.c.window_index).in_(keys))
-            .order_by(budget_balances.c.budget_id)
-        )
-        if lock:
-            query = query.with_for_update()
-        rows = {row.budget_id: row for row in conn.execute(query)}
+    live = [(spec, window) for spec in specs if (window := windows[spec.id]) is not None]
+    keys = [(spec.id, window.index) for spec, window in live]
+    rows = _rows(conn, keys, lock=lock)
+    if lock and len(rows) < len(keys):
+        for spec, window in live:
+            if spec.id not in rows:
+                _create_balance(conn, spec, window, now)
+        rows = _rows(conn, keys, lock=True)
     expired = expired_held(conn, keys, now)
-    extensions = overrides_repo.active_extensions(conn, [s.id for s in live], now)
+    extensions = active_extensions(conn, [spec.id for spec, _ in live], now)
     states = []
-    for spec in live:
-        window = windows[spec.id]
-        assert window is not None
+    for spec, window in live:
         row = rows.get(spec.id)
         states.append(
             BudgetState(
@@ -140,37 +191,40 @@ def budget_states(
 
 
 def lock_states(conn: Connection, specs: Sequence[BudgetSpec], now: datetime) -> list[BudgetState]:
-    """Like ``budget_states``, with the balance rows locked until the transaction ends."""
+    """Like ``budget_states``, creating missing rows and locking them until the transaction
+    ends (on SQLite the write transaction already holds the database's write lock)."""
     return _states(conn, specs, now, lock=True)
 
 
-def lock_rows(conn: Connection, keys: Sequence[tuple[str, int]]) -> None:
+def lock_rows(conn: Connection, keys: Sequence[Key]) -> None:
     """Lock balance rows (budget id, window index) in budget-id order."""
-    if keys:
-        conn.execute(
-            select(budget_balances.c.budget_id)
-            .where(tuple_(budget_balances.c.budget_id, budget_balances.c.window_index).in_(keys))
-            .order_by(budget_balances.c.budget_id)
-            .with_for_update()
-        ).all()
+    _rows(conn, sorted(keys), lock=True)
 
 
 def move(
-    conn: Connection, budget_id: str, window: int, posted: int, held: int, now: datetime
+    conn: Connection,
+    keys: Sequence[Key],
+    posted: int,
+    held: int,
+    now: datetime,
+    *,
+    locked: bool = False,
 ) -> None:
-    """Add ``posted`` and ``held`` (either may be negative) to one balance row."""
-    conn.execute(
-        update(budget_balances)
-        .where(budget_balances.c.budget_id == budget_id, budget_balances.c.window_index == window)
-        .values(
-            posted_nano=budget_balances.c.posted_nano + posted,
-            held_nano=budget_balances.c.held_nano + held,
-            updated_at=now,
-        )
+    """Add ``posted`` and ``held`` (either may be negative) to each row of ``keys``.
+    ``locked``: this transaction already holds the rows' locks."""
+    if not keys:
+        return
+    if conn.dialect.name == "postgresql" and not locked:
+        # Lock in budget-id order first, as holds do: an UPDATE alone locks in scan order,
+        # and two orders on the same rows can deadlock.
+        lock_rows(conn, keys)
+    placeholders, params = pairs("k", sorted(keys))
+    query = cached(
+        "UPDATE budget_balances SET posted_nano = posted_nano + :posted,"  # noqa: S608
+        " held_nano = held_nano + :held, updated_at = :now"
+        f" WHERE (budget_id, window_index) IN {placeholders}"
     )
-
-
-# --- alerts --------------------------------------------------------------------------------
+    query(conn, params | {"posted": posted, "held": held, "now": stored_time(conn, now)})
 
 
 def record_alert(
@@ -200,32 +254,18 @@ def alert_crossings(conn: Connection, state: BudgetState, added_nano: int, now: 
     after = before + added_nano
     limit = state.limit_nano
     for threshold in thresholds_crossed(state.spec, before, after, limit_nano=limit):
+        percent = format(threshold.percent, "f")
         payload = {
-            "percent": format(threshold.percent, "f"),
+            "percent": percent,
             "actions": [a.value for a in threshold.actions],
             "used_nano": after,
             "limit_nano": limit,
         }
         kind = "exhausted" if threshold.percent >= 100 else "threshold"
-        record_alert(
-            conn,
-            state.spec.id,
-            state.window.index,
-            kind,
-            format(threshold.percent, "f"),
-            payload,
-            now,
-        )
+        record_alert(conn, state.spec.id, state.window.index, kind, percent, payload, now)
 
 
 def spend_from_entries(conn: Connection, budget_id: str, window_index: int) -> int:
     """The budget's spend recomputed from its ledger entries (for checks and reconciliation)."""
-    total = conn.execute(
-        select(func.coalesce(func.sum(ledger_entries.c.amount_nano), 0)).where(
-            and_(
-                ledger_entries.c.budget_id == budget_id,
-                ledger_entries.c.window_index == window_index,
-            )
-        )
-    ).scalar()
+    total = _ENTRIES_TOTAL(conn, {"budget_id": budget_id, "window": window_index}).scalar()
     return int(total or 0)

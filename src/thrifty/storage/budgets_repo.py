@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
@@ -15,6 +16,7 @@ from thrifty.budgets.periods import CarryOverPolicy, Period, PeriodKind
 from thrifty.budgets.thresholds import Action, Threshold
 from thrifty.errors import NotFound
 from thrifty.storage.schema import budgets
+from thrifty.storage.sql import Sql, read_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +136,43 @@ def list_budgets(conn: Connection, scopes: Sequence[Scope] | None = None) -> lis
 
 
 def specs_for_scopes(conn: Connection, scopes: Sequence[Scope]) -> list[BudgetSpec]:
-    return [stored.spec for stored in list_budgets(conn, scopes)]
+    """The live budgets of ``scopes`` (hot path: one driver-level query; parsed specs are
+    memoized by their row's full content)."""
+    if not scopes:
+        return []
+    condition = " OR ".join(
+        f"(scope_type = :t{i} AND scope_id = :s{i})" for i in range(len(scopes))
+    )
+    params: dict[str, Any] = {}
+    for i, scope in enumerate(scopes):
+        params[f"t{i}"] = scope.type.value
+        params[f"s{i}"] = scope.id
+    query = _CHAIN_QUERIES.get(len(scopes))
+    if query is None:
+        query = _CHAIN_QUERIES[len(scopes)] = Sql(
+            # Only placeholders are interpolated; values travel as parameters.
+            f"SELECT * FROM budgets WHERE deleted_at IS NULL AND ({condition}) ORDER BY id"  # noqa: S608
+        )
+    specs = []
+    for row in query(conn, params):
+        key = repr(tuple(row))  # the whole row: a spec is reused only if nothing changed
+        spec = _SPECS.get(key)
+        if spec is None:
+            if len(_SPECS) > 10_000:
+                _SPECS.clear()
+            fields = dict(row._mapping)
+            fields["models"] = read_json(row.models)
+            fields["thresholds"] = read_json(row.thresholds)
+            spec = _SPECS[key] = _spec(SimpleNamespace(**fields))
+        specs.append(spec)
+    return specs
+
+
+_CHAIN_QUERIES: dict[int, Sql] = {}
+_SPECS: dict[str, BudgetSpec] = {}
+
+
+def budget_id_taken(conn: Connection, budget_id: str) -> bool:
+    """Whether any budget, live or deleted, has ``budget_id`` (ids are never reused)."""
+    query = select(budgets.c.id).where(budgets.c.id == budget_id)
+    return conn.execute(query).first() is not None

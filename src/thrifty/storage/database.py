@@ -23,6 +23,10 @@ from thrifty.errors import ConfigError, StorageError
 
 T = TypeVar("T")
 DEFAULT_URL = "sqlite:///./.thrifty/thrifty.db"
+#: PostgreSQL's deadlock and serialization failures: the transaction was rolled back whole and
+#: may simply run again.
+_RETRYABLE = frozenset({"40P01", "40001"})
+_RETRIES = 3
 
 
 def normalize_url(url: str) -> str:
@@ -84,8 +88,16 @@ class Database:
             raise StorageError(f"database unavailable: {exc.orig}") from exc
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
-        with self.engine.connect().execution_options(thrifty_write=True) as conn, conn.begin():
-            return fn(conn)
+        for attempt in range(_RETRIES):
+            try:
+                connection = self.engine.connect().execution_options(thrifty_write=True)
+                with connection as conn, conn.begin():
+                    return fn(conn)
+            except OperationalError as exc:
+                code = getattr(exc.orig, "sqlstate", None)
+                if code not in _RETRYABLE or attempt == _RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def aread(self, fn: Callable[[Connection], T]) -> T:
         return await anyio.to_thread.run_sync(self.read, fn)

@@ -19,23 +19,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection
 
 from thrifty.budgets.fit import fits
 from thrifty.budgets.model import BudgetState, Priority, Scope, applies_to
 from thrifty.budgets.money import format_nano
 from thrifty.budgets.overrides import Override, matching_override
-from thrifty.budgets.periods import period_window
 from thrifty.budgets.policy import restrictions_for
 from thrifty.errors import Conflict, InvalidInput, NotFound
 from thrifty.storage import balances, budgets_repo, overrides_repo
 from thrifty.storage.audit_repo import record_audit
-from thrifty.storage.schema import (
-    hold_lines,
-    holds,
-    ledger_entries,
-    usage_records,
-)
+from thrifty.storage.sql import Sql, cached, items, read_time, stored_json, stored_time
 
 HELD, SETTLED, VOIDED, EXPIRED = balances.HELD, "settled", "voided", "expired"
 
@@ -122,34 +116,106 @@ class SettleResult:
 
 # --- hold, settle, void, expire --------------------------------------------------------------
 
+_HOLD = Sql(
+    "SELECT h.request_id, h.amount_nano, h.status, h.expires_at, h.actual_nano, h.model,"
+    " h.key_id, h.user_id, h.team_id, h.org_id, h.tags,"
+    " l.budget_id, l.window_index, l.amount_nano AS line_amount, l.override_id"
+    " FROM holds h LEFT JOIN hold_lines l ON l.request_id = h.request_id"
+    " WHERE h.request_id = :request_id ORDER BY l.budget_id"
+)
+_INSERT_HOLD = Sql(
+    "INSERT INTO holds (request_id, amount_nano, status, key_id, user_id, team_id, org_id, tags,"
+    " model, priority, created_at, expires_at) VALUES (:request_id, :amount_nano, 'held',"
+    " :key_id, :user_id, :team_id, :org_id, :tags, :model, :priority, :now, :expires_at)"
+)
+_INSERT_LINE = Sql(
+    "INSERT INTO hold_lines (request_id, budget_id, window_index, amount_nano, override_id)"
+    " VALUES (:request_id, :budget_id, :window_index, :amount_nano, :override_id)"
+)
+_INSERT_ENTRY = Sql(
+    "INSERT INTO ledger_entries (budget_id, window_index, request_id, kind, amount_nano,"
+    " created_at) VALUES (:budget_id, :window_index, :request_id, 'usage', :amount_nano, :now)"
+)
+_INSERT_USAGE = Sql(
+    "INSERT INTO usage_records (request_id, key_id, user_id, team_id, org_id, tags, metadata,"
+    " model, provider, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,"
+    " cost_nano, estimated, status, latency_ms, ttft_ms, created_at) VALUES (:request_id,"
+    " :key_id, :user_id, :team_id, :org_id, :tags, :metadata, :model, :provider, :input_tokens,"
+    " :cached_input_tokens, :output_tokens, :reasoning_tokens, :cost_nano, :estimated, :status,"
+    " :latency_ms, :ttft_ms, :now)"
+)
+_CLOSE_HOLD = Sql(
+    "UPDATE holds SET status = :status, actual_nano = :actual_nano, closed_at = :now"
+    " WHERE request_id = :request_id"
+)
+_ANY_EXPIRED = Sql(
+    "SELECT request_id FROM holds WHERE status = 'held' AND expires_at <= :now LIMIT 1"
+)
+_EXPIRED = Sql(
+    "SELECT request_id FROM holds WHERE status = 'held' AND expires_at <= :now"
+    " ORDER BY expires_at LIMIT :limit"
+)
 
-def _existing_hold(conn: Connection, request_id: str) -> Any:
-    return conn.execute(select(holds).where(holds.c.request_id == request_id)).first()
+
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    """A stored hold with its lines."""
+
+    request_id: str
+    amount_nano: int
+    status: str
+    expires_at: datetime
+    actual_nano: int | None
+    model: str | None
+    key_id: str | None
+    user_id: str | None
+    team_id: str | None
+    org_id: str | None
+    tags: Any
+    lines: tuple[HoldLine, ...]
+
+    @property
+    def keys(self) -> list[tuple[str, int]]:
+        return [(line.budget_id, line.window_index) for line in self.lines]
 
 
-def _lines(conn: Connection, request_id: str) -> list[Any]:
-    return list(
-        conn.execute(
-            select(hold_lines)
-            .where(hold_lines.c.request_id == request_id)
-            .order_by(hold_lines.c.budget_id)
-        )
+def _load_hold(conn: Connection, request_id: str) -> _Hold | None:
+    rows = list(_HOLD(conn, {"request_id": request_id}))
+    if not rows:
+        return None
+    first = rows[0]
+    lines = tuple(
+        HoldLine(r.budget_id, r.window_index, r.line_amount, r.override_id)
+        for r in rows
+        if r.budget_id is not None
+    )
+    expires_at = read_time(first.expires_at)
+    assert expires_at is not None
+    return _Hold(
+        first.request_id,
+        first.amount_nano,
+        first.status,
+        expires_at,
+        first.actual_nano,
+        first.model,
+        first.key_id,
+        first.user_id,
+        first.team_id,
+        first.org_id,
+        first.tags,
+        lines,
     )
 
 
-def _replay(conn: Connection, row: Any, charge: Charge) -> HoldResult:
-    if row.amount_nano != charge.amount_nano:
+def _replay(hold: _Hold, charge: Charge) -> HoldResult:
+    if hold.amount_nano != charge.amount_nano:
         raise Conflict(
-            f"request {charge.request_id!r} already holds {_usd(row.amount_nano)} USD; a retry "
+            f"request {charge.request_id!r} already holds {_usd(hold.amount_nano)} USD; a retry "
             "must carry the same amount",
             field="request_id",
         )
-    lines = tuple(
-        HoldLine(r.budget_id, r.window_index, r.amount_nano, r.override_id)
-        for r in _lines(conn, charge.request_id)
-    )
     return HoldResult(
-        row.request_id, row.amount_nano, row.expires_at, row.status, lines, replayed=True
+        hold.request_id, hold.amount_nano, hold.expires_at, hold.status, hold.lines, replayed=True
     )
 
 
@@ -214,88 +280,82 @@ def reserve(conn: Connection, charge: Charge, now: datetime) -> HoldResult:
         raise InvalidInput("amount must not be negative", field="amount")
     if charge.expires_at <= now:
         raise InvalidInput("the hold would expire before it starts", field="ttl_s")
-    existing = _existing_hold(conn, charge.request_id)
+    existing = _load_hold(conn, charge.request_id)
     if existing is not None:
-        return _replay(conn, existing, charge)
+        return _replay(existing, charge)
     specs = budgets_repo.specs_for_scopes(conn, charge.scopes)
     if charge.model is not None:
         specs = [s for s in specs if applies_to(s, charge.model)]
-    for spec in specs:
-        window = period_window(spec.period, now)
-        if window is not None:
-            balances.ensure_balance(conn, spec, window, now)
     order = {scope: i for i, scope in enumerate(charge.scopes)}
     specs.sort(key=lambda s: (order.get(s.scope, len(order)), s.id))
     states = balances.lock_states(conn, specs, now)
-    overrides = overrides_repo.active_overrides(conn, [s.spec.id for s in states], now)
+    budget_ids = [s.spec.id for s in states]
+    overrides = balances.active_overrides(conn, budget_ids, now)
     refusal = _refusal(charge, states, overrides, now)
     if refusal is not None:
         return HoldResult(
             charge.request_id, charge.amount_nano, charge.expires_at, "refused", refusal=refusal
         )
 
-    conn.execute(
-        insert(holds).values(
-            request_id=charge.request_id,
-            amount_nano=charge.amount_nano,
-            status=HELD,
-            key_id=charge.key_id,
-            user_id=charge.user_id,
-            team_id=charge.team_id,
-            org_id=charge.org_id,
-            tags=list(charge.tags),
-            model=charge.model,
-            priority=charge.priority.value,
-            created_at=now,
-            expires_at=charge.expires_at,
-        )
+    stamp = stored_time(conn, now)
+    _INSERT_HOLD(
+        conn,
+        {
+            "request_id": charge.request_id,
+            "amount_nano": charge.amount_nano,
+            "key_id": charge.key_id,
+            "user_id": charge.user_id,
+            "team_id": charge.team_id,
+            "org_id": charge.org_id,
+            "tags": stored_json(list(charge.tags)),
+            "model": charge.model,
+            "priority": charge.priority.value,
+            "now": stamp,
+            "expires_at": stored_time(conn, charge.expires_at),
+        },
     )
     lines = []
     for state in states:
-        override = matching_override(
-            overrides, state.spec, model=charge.model, priority=charge.priority, now=now
-        )
-        used_override = (
-            override if charge.amount_nano > state.limit_nano - state.used_nano else None
-        )
-        line = HoldLine(
-            state.spec.id,
-            state.window.index,
-            charge.amount_nano,
-            used_override.id if used_override else None,
-        )
-        lines.append(line)
-        conn.execute(
-            insert(hold_lines).values(
-                request_id=charge.request_id,
-                budget_id=line.budget_id,
-                window_index=line.window_index,
-                amount_nano=line.amount_nano,
-                override_id=line.override_id,
+        override = None
+        if charge.amount_nano > state.limit_nano - state.used_nano:
+            override = matching_override(
+                overrides, state.spec, model=charge.model, priority=charge.priority, now=now
+            )
+        lines.append(
+            HoldLine(
+                state.spec.id, state.window.index, charge.amount_nano, override and override.id
             )
         )
-        balances.move(
-            conn, line.budget_id, line.window_index, posted=0, held=charge.amount_nano, now=now
+    if lines:
+        _INSERT_LINE(
+            conn,
+            [
+                {
+                    "request_id": charge.request_id,
+                    "budget_id": line.budget_id,
+                    "window_index": line.window_index,
+                    "amount_nano": line.amount_nano,
+                    "override_id": line.override_id,
+                }
+                for line in lines
+            ],
         )
+        balances.move(
+            conn, [(ln.budget_id, ln.window_index) for ln in lines], 0, charge.amount_nano, now
+        )
+    for state, line in zip(states, lines, strict=True):
         balances.alert_crossings(conn, state, charge.amount_nano, now)
-        if used_override is not None:
+        if line.override_id is not None:
             record_audit(
                 conn,
                 actor=charge.key_id or charge.user_id or "api",
                 action="override.used",
                 target_type="override",
-                target_id=used_override.id,
+                target_id=line.override_id,
                 details={"request_id": charge.request_id, "budget_id": state.spec.id},
                 at=now,
             )
     return HoldResult(charge.request_id, charge.amount_nano, charge.expires_at, HELD, tuple(lines))
-
-
-def _release(conn: Connection, request_id: str, lines: Sequence[Any], now: datetime) -> None:
-    for line in lines:
-        balances.move(
-            conn, line.budget_id, line.window_index, posted=0, held=-line.amount_nano, now=now
-        )
 
 
 def settle(
@@ -304,60 +364,58 @@ def settle(
     """Post the actual cost on every budget of the hold and release the rest, exactly once."""
     if actual_nano < 0:
         raise InvalidInput("actual cost must not be negative", field="actual_cost")
-    row = _existing_hold(conn, request_id)
-    if row is None:
+    hold = _load_hold(conn, request_id)
+    if hold is None:
         raise NotFound(f"no hold for request {request_id!r}", field="request_id")
-    if row.status == SETTLED:
-        if row.actual_nano != actual_nano:
+    if hold.status == SETTLED:
+        if hold.actual_nano != actual_nano:
             raise Conflict(
-                f"request {request_id!r} was settled at {_usd(row.actual_nano)} USD, "
+                f"request {request_id!r} was settled at {_usd(hold.actual_nano or 0)} USD, "
                 f"not {_usd(actual_nano)}",
                 field="actual_cost",
             )
         return SettleResult(request_id, actual_nano, 0, replayed=True)
-    if row.status == VOIDED:
+    if hold.status == VOIDED:
         raise Conflict(f"the hold of request {request_id!r} was voided", field="request_id")
-    lines = _lines(conn, request_id)
-    late = row.status == EXPIRED or row.expires_at <= now
-    if row.status == HELD:
-        _release(conn, request_id, lines, now)
-    for line in lines:
-        balances.move(conn, line.budget_id, line.window_index, actual_nano, 0, now)
-        conn.execute(
-            insert(ledger_entries).values(
-                budget_id=line.budget_id,
-                window_index=line.window_index,
-                request_id=request_id,
-                kind="usage",
-                amount_nano=actual_nano,
-                created_at=now,
-            )
+    late = hold.status == EXPIRED or hold.expires_at <= now
+    released = hold.amount_nano if hold.status == HELD else 0
+    balances.move(conn, hold.keys, actual_nano, -released, now)
+    stamp = stored_time(conn, now)
+    if hold.lines:
+        _INSERT_ENTRY(
+            conn,
+            [
+                {
+                    "budget_id": line.budget_id,
+                    "window_index": line.window_index,
+                    "request_id": request_id,
+                    "amount_nano": actual_nano,
+                    "now": stamp,
+                }
+                for line in hold.lines
+            ],
         )
+    for line in hold.lines:
         if line.override_id is not None:
             overrides_repo.add_consumed(conn, line.override_id, actual_nano)
-    _record_usage(conn, row, actual_nano, usage or Usage(model=row.model), now)
-    conn.execute(
-        update(holds)
-        .where(holds.c.request_id == request_id)
-        .values(status=SETTLED, actual_nano=actual_nano, closed_at=now)
+    _record_usage(conn, hold, actual_nano, usage or Usage(model=hold.model), stamp)
+    _CLOSE_HOLD(
+        conn,
+        {"status": SETTLED, "actual_nano": actual_nano, "now": stamp, "request_id": request_id},
     )
-    if actual_nano > row.amount_nano:
-        _alert_overrun(conn, lines, row, actual_nano, now)
-    return SettleResult(
-        request_id, actual_nano, row.amount_nano if row.status == HELD else 0, late=late
-    )
+    if actual_nano > hold.amount_nano:
+        _alert_overrun(conn, hold, actual_nano, now)
+    return SettleResult(request_id, actual_nano, released, late=late)
 
 
-def _alert_overrun(
-    conn: Connection, lines: Sequence[Any], row: Any, actual_nano: int, now: datetime
-) -> None:
-    for line in lines:
+def _alert_overrun(conn: Connection, hold: _Hold, actual_nano: int, now: datetime) -> None:
+    for line in hold.lines:
         spec = budgets_repo.get_budget(conn, line.budget_id).spec
         states = balances.budget_states(conn, [spec], now)
         if states and states[0].used_nano > states[0].limit_nano:
             payload = {
-                "request_id": row.request_id,
-                "held_nano": row.amount_nano,
+                "request_id": hold.request_id,
+                "held_nano": hold.amount_nano,
                 "actual_nano": actual_nano,
             }
             balances.record_alert(
@@ -365,93 +423,83 @@ def _alert_overrun(
             )
 
 
-def _record_usage(conn: Connection, hold: Any, cost_nano: int, usage: Usage, now: datetime) -> None:
-    conn.execute(
-        insert(usage_records).values(
-            request_id=hold.request_id,
-            key_id=hold.key_id,
-            user_id=hold.user_id,
-            team_id=hold.team_id,
-            org_id=hold.org_id,
-            tags=hold.tags,
-            metadata=usage.metadata,
-            model=usage.model or hold.model,
-            provider=usage.provider,
-            input_tokens=usage.input_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            output_tokens=usage.output_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            cost_nano=cost_nano,
-            estimated=int(usage.estimated),
-            status=usage.status,
-            latency_ms=usage.latency_ms,
-            ttft_ms=usage.ttft_ms,
-            created_at=now,
-        )
+def _record_usage(conn: Connection, hold: _Hold, cost_nano: int, usage: Usage, stamp: Any) -> None:
+    _INSERT_USAGE(
+        conn,
+        {
+            "request_id": hold.request_id,
+            "key_id": hold.key_id,
+            "user_id": hold.user_id,
+            "team_id": hold.team_id,
+            "org_id": hold.org_id,
+            "tags": hold.tags if isinstance(hold.tags, str) else stored_json(hold.tags),
+            "metadata": stored_json(usage.metadata),
+            "model": usage.model or hold.model,
+            "provider": usage.provider,
+            "input_tokens": usage.input_tokens,
+            "cached_input_tokens": usage.cached_input_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "cost_nano": cost_nano,
+            "estimated": int(usage.estimated),
+            "status": usage.status,
+            "latency_ms": usage.latency_ms,
+            "ttft_ms": usage.ttft_ms,
+            "now": stamp,
+        },
     )
 
 
 def void(conn: Connection, request_id: str, now: datetime) -> bool:
     """Release a hold without posting anything. Voiding twice changes nothing (False)."""
-    row = _existing_hold(conn, request_id)
-    if row is None:
+    hold = _load_hold(conn, request_id)
+    if hold is None:
         raise NotFound(f"no hold for request {request_id!r}", field="request_id")
-    if row.status == SETTLED:
+    if hold.status == SETTLED:
         raise Conflict(f"request {request_id!r} is already settled", field="request_id")
-    if row.status in (VOIDED, EXPIRED):
+    if hold.status in (VOIDED, EXPIRED):
         return False
-    _release(conn, request_id, _lines(conn, request_id), now)
-    conn.execute(
-        update(holds).where(holds.c.request_id == request_id).values(status=VOIDED, closed_at=now)
+    balances.move(conn, hold.keys, 0, -hold.amount_nano, now)
+    stamp = stored_time(conn, now)
+    _CLOSE_HOLD(
+        conn, {"status": VOIDED, "actual_nano": None, "now": stamp, "request_id": request_id}
     )
     return True
 
 
 def has_expired(conn: Connection, now: datetime) -> bool:
     """Whether any hold has expired and not been swept yet (a cheap indexed read)."""
-    query = select(holds.c.request_id).where(holds.c.status == HELD, holds.c.expires_at <= now)
-    return conn.execute(query.limit(1)).first() is not None
+    return _ANY_EXPIRED(conn, {"now": stored_time(conn, now)}).first() is not None
 
 
 def sweep_expired(conn: Connection, now: datetime, limit: int = 500) -> int:
     """Release up to ``limit`` expired holds; returns how many."""
-    expired = [
-        r.request_id
-        for r in conn.execute(
-            select(holds.c.request_id)
-            .where(holds.c.status == HELD, holds.c.expires_at <= now)
-            .order_by(holds.c.expires_at)
-            .limit(limit)
-        )
-    ]
+    stamp = stored_time(conn, now)
+    expired = [r.request_id for r in _EXPIRED(conn, {"now": stamp, "limit": limit})]
     if not expired:
         return 0
+    placeholders, params = items("r", expired)
     lines = list(
-        conn.execute(
-            select(hold_lines)
-            .where(hold_lines.c.request_id.in_(expired))
-            .order_by(hold_lines.c.budget_id)
-        )
+        cached(
+            "SELECT l.request_id, l.budget_id, l.window_index, l.amount_nano"  # noqa: S608
+            f" FROM hold_lines l WHERE l.request_id IN {placeholders}"
+        )(conn, params)
     )
-    balances.lock_rows(conn, sorted({(line.budget_id, line.window_index) for line in lines}))
+    balances.lock_rows(conn, sorted({(ln.budget_id, ln.window_index) for ln in lines}))
     # Only holds still open under the lock are released (another process may have swept).
-    still_open = {
+    still_open = sorted(
         r.request_id
-        for r in conn.execute(
-            select(holds.c.request_id).where(
-                holds.c.request_id.in_(expired), holds.c.status == HELD
-            )
-        )
-    }
-    for line in lines:
-        if line.request_id in still_open:
-            balances.move(
-                conn, line.budget_id, line.window_index, posted=0, held=-line.amount_nano, now=now
-            )
-    if still_open:
-        conn.execute(
-            update(holds)
-            .where(holds.c.request_id.in_(sorted(still_open)), holds.c.status == HELD)
-            .values(status=EXPIRED, closed_at=now)
+        for r in cached(
+            f"SELECT request_id FROM holds WHERE request_id IN {placeholders}"  # noqa: S608
+            " AND status = 'held'"
+        )(conn, params)
+    )
+    for request_id in still_open:
+        hold_lines = [ln for ln in lines if ln.request_id == request_id]
+        if hold_lines:
+            keys = [(ln.budget_id, ln.window_index) for ln in hold_lines]
+            balances.move(conn, keys, 0, -hold_lines[0].amount_nano, now)
+        _CLOSE_HOLD(
+            conn, {"status": EXPIRED, "actual_nano": None, "now": stamp, "request_id": request_id}
         )
     return len(still_open)
