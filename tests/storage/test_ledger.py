@@ -12,7 +12,7 @@ from thrifty.budgets.thresholds import DEFAULT_THRESHOLDS
 from thrifty.errors import Conflict, InvalidInput, NotFound
 from thrifty.storage import balances, ledger
 from thrifty.storage.database import Database
-from thrifty.storage.schema import alert_events, holds, usage_records
+from thrifty.storage.schema import alert_events, audit_log, holds, usage_records
 
 
 def _state(database: Database, spec, now=NOW):
@@ -143,6 +143,8 @@ def test_thresholds_raise_one_alert_per_crossing(database: Database) -> None:
         database.write(lambda c, i=i: ledger.settle(c, f"r{i}", USD, None, NOW))
     events = database.read(lambda c: c.execute(select(alert_events)).all())
     assert [(e.kind, e.threshold) for e in events] == [("threshold", "50")]
+    audit = database.read(lambda c: c.execute(select(audit_log.c.action)).scalars().all())
+    assert audit.count("budget.threshold_crossed") == 1
 
 
 def test_period_turnover_starts_fresh_and_carries_over(database: Database) -> None:

@@ -262,7 +262,16 @@ def alert_crossings(conn: Connection, state: BudgetState, added_nano: int, now: 
             "limit_nano": limit,
         }
         kind = "exhausted" if threshold.percent >= 100 else "threshold"
-        record_alert(conn, state.spec.id, state.window.index, kind, percent, payload, now)
+        if record_alert(conn, state.spec.id, state.window.index, kind, percent, payload, now):
+            record_audit(
+                conn,
+                actor="system",
+                action="budget.threshold_crossed",
+                target_type="budget",
+                target_id=state.spec.id,
+                details=payload | {"window_index": state.window.index},
+                at=now,
+            )
 
 
 def spend_from_entries(conn: Connection, budget_id: str, window_index: int) -> int:
