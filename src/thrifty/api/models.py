@@ -37,6 +37,7 @@ def profile_json(state: AppState, profile: ModelProfile, source: str | None) -> 
         "capabilities": sorted(c.value for c in profile.capabilities),
         "quality": dict(profile.quality),
         "catalog_id": profile.catalog_id,
+        "fallbacks": list(profile.fallbacks),
         "price": price,
         "source": source,
     }

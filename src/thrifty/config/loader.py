@@ -55,11 +55,17 @@ def _check_references(config: ThriftyConfig, document: YamlDocument) -> None:
     _unique([p.name for p in config.providers], "providers", "name", document, problems)
     _unique([m.id for m in config.models], "models", "id", document, problems)
     providers = {p.name: p for p in config.providers}
+    model_ids = {m.id for m in config.models}
     for i, model in enumerate(config.models):
+        for j, fallback in enumerate(model.fallbacks):
+            if fallback not in model_ids or fallback == model.id:
+                path: Path = ("models", i, "fallbacks", j)
+                why = "itself" if fallback == model.id else "not a configured model"
+                problems.append(f"{where(document, path)}: {dotted(path)}: {fallback!r} is {why}")
         provider = providers.get(model.provider)
         if provider is None:
             known = ", ".join(sorted(providers)) or "none defined"
-            path: Path = ("models", i, "provider")
+            path = ("models", i, "provider")
             problems.append(
                 f"{where(document, path)}: {dotted(path)}: unknown provider "
                 f"{model.provider!r} (known: {known})"
@@ -109,6 +115,7 @@ def to_profile(model: ModelConfig, provider: ProviderConfig | None) -> ModelProf
         quality=dict(model.quality),
         max_output_tokens=model.max_output_tokens,
         catalog_id=str(ref) if ref else None,
+        fallbacks=tuple(model.fallbacks),
     )
 
 

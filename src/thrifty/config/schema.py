@@ -56,6 +56,8 @@ class ModelConfig(Strict):
     max_output_tokens: Annotated[int, Field(gt=0, le=10_000_000)] | None = None
     capabilities: list[Capability] = Field(default_factory=list)
     quality: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    fallbacks: Annotated[list[Name], Field(max_length=20)] = Field(default_factory=list)
+    """Models to try, in order, when this one's upstream fails with a retryable error."""
 
     @field_validator("quality")
     @classmethod

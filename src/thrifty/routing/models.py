@@ -20,6 +20,7 @@ class ModelProfile:
     quality: Mapping[str, float] = field(default_factory=dict)
     max_output_tokens: int | None = None
     catalog_id: str | None = None
+    fallbacks: tuple[str, ...] = ()
 
     def quality_for(self, task_type: str) -> float:
         """Quality for a task type, falling back to the model's default (0.5 if none)."""

@@ -28,6 +28,7 @@ def _row_values(profile: ModelProfile) -> dict[str, Any]:
         "capabilities": sorted(c.value for c in profile.capabilities),
         "quality": dict(profile.quality),
         "catalog_id": profile.catalog_id,
+        "fallbacks": list(profile.fallbacks),
     }
 
 
@@ -41,6 +42,7 @@ def _profile(row: Any) -> ModelProfile:
         capabilities=frozenset(Capability(c) for c in row.capabilities),
         quality=dict(row.quality),
         catalog_id=row.catalog_id,
+        fallbacks=tuple(row.fallbacks or ()),
     )
 
 

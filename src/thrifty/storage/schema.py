@@ -32,6 +32,7 @@ models = Table(
     Column("capabilities", JSON, nullable=False),
     Column("quality", JSON, nullable=False),
     Column("catalog_id", String(200)),
+    Column("fallbacks", JSON),  # model ids to try in order when this one's upstream fails
     Column("source", String(16), nullable=False),  # config | api
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
