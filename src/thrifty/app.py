@@ -12,7 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from thrifty import __version__
-from thrifty.api import directory, estimates, health, models
+from thrifty.api import audit, budgets, directory, estimates, health, models, overrides
 from thrifty.api.errors import install_error_handlers
 from thrifty.api.state import AppState
 from thrifty.budgets.principal import Directory
@@ -107,6 +107,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(estimates.router)
+    app.include_router(budgets.router)
+    app.include_router(overrides.router)
+    app.include_router(audit.router)
     app.include_router(directory.router)
     return app
 
