@@ -41,6 +41,12 @@ def _serve(args: argparse.Namespace) -> int:
     database = Database(settings.database_url)
     try:
         prepare_database(database, loaded, utc_now())
+        if loaded.source == "demo":
+            from thrifty.demo import provision_demo
+
+            demo_key = provision_demo(database, utc_now())
+            if demo_key:
+                print(f"Demo API key for the gateway (shown once): {demo_key}", flush=True)
     finally:
         database.close()
     os.environ.update(settings.to_env())
@@ -94,6 +100,36 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from thrifty.providers.simulated import SimulatorSettings, create_simulator
+
+    settings = SimulatorSettings(
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        tokens_per_second=args.tokens_per_second,
+        seed=args.seed,
+    )
+    print(
+        f"Simulated provider on http://{args.host}:{args.port}/v1 (OpenAI and Anthropic APIs; "
+        f"latency {settings.latency_ms:g} ms, error rate {settings.error_rate:g}, "
+        f"{settings.tokens_per_second:g} tokens/s, seed {settings.seed})",
+        flush=True,
+    )
+    uvicorn.run(
+        create_simulator(settings),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thrifty", description="Cost-aware LLM gateway.")
     parser.add_argument("--version", action="version", version=f"thrifty {__version__}")
@@ -123,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     migrate.add_argument("--database-url", help="database URL (THRIFTY_DATABASE_URL)")
     migrate.set_defaults(run=_migrate)
+
+    simulate = commands.add_parser("simulate", help="serve the simulated OpenAI/Anthropic upstream")
+    simulate.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    simulate.add_argument("--port", type=int, default=9000, help="port (default 9000)")
+    simulate.add_argument("--latency-ms", type=float, default=20.0, help="delay before answering")
+    simulate.add_argument("--error-rate", type=float, default=0.05, help="share of 429/500/503")
+    simulate.add_argument(
+        "--tokens-per-second", type=float, default=80.0, help="streaming pace (0: unpaced)"
+    )
+    simulate.add_argument("--seed", type=int, default=0, help="seed of texts and random errors")
+    simulate.set_defaults(run=_simulate)
     return parser
 
 

@@ -1,0 +1,272 @@
+"""One chat call's way through the gateway: price, hold, call, settle (DESIGN steps 1, 6–8).
+
+The endpoints (``openai_api``, ``anthropic_api``) parse and answer; this module owns the money:
+every attempt on an upstream holds its worst-case cost first and is settled exactly once with
+the cost of the usage the upstream reports (or that was counted, when it reports none or an
+implausible one), so each upstream call leaves exactly one usage record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import anyio
+from genai_prices.types import ModelPrice
+
+from thrifty.api.state import AppState
+from thrifty.budgets.model import Priority
+from thrifty.budgets.money import format_usd, hold_nano, settlement_nano
+from thrifty.budgets.principal import Principal, chain_scopes
+from thrifty.config.schema import ProviderConfig
+from thrifty.errors import BudgetRefused, PermissionDenied, StorageError, UnknownModel
+from thrifty.pricing.catalog import TokenUsage, cost_of
+from thrifty.pricing.output import predict_output_tokens
+from thrifty.pricing.tokens import TokenCount, count_chat, count_text
+from thrifty.providers.client import UpstreamClient
+from thrifty.routing.estimates import tokenizer_model
+from thrifty.routing.models import ModelProfile
+from thrifty.storage import ledger
+
+#: Inexact (approximated) token counts are held with this margin, so a hold still covers the
+#: real bill when the approximation undercounts (p90 error measured at about 6%).
+INEXACT_MARGIN = Decimal("1.25")
+#: A hold lives this long past the provider's own timeout before it expires by itself.
+HOLD_GRACE_S = 60
+#: Pauses between attempts to settle while the database is unreachable (then a last try).
+SETTLE_RETRY_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0)
+log = logging.getLogger("thrifty.gateway")
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who calls and how the call is marked; fixed for all attempts of one request."""
+
+    request_id: str
+    principal: Principal
+    priority: Priority
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Attempt:
+    """One try on one model: its hold, price and the tokens counted before the call."""
+
+    hold_id: str
+    profile: ModelProfile
+    provider: ProviderConfig
+    client: UpstreamClient
+    price: ModelPrice
+    input_count: TokenCount
+    started: float = field(default_factory=time.perf_counter)
+    first_byte: float | None = None
+
+    @property
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    @property
+    def ttft_ms(self) -> int | None:
+        return None if self.first_byte is None else int((self.first_byte - self.started) * 1000)
+
+
+@dataclass(frozen=True)
+class Reported:
+    """Usage an upstream reported (tokens; input includes cached)."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class Gateway:
+    def __init__(self, state: AppState, clients: Mapping[str, UpstreamClient]) -> None:
+        self.state = state
+        self.clients = clients
+        self.providers = {p.name: p for p in state.config.config.providers}
+
+    def chain(self, model_id: str, principal: Principal) -> list[ModelProfile]:
+        """The requested model, then its fallbacks the key may use."""
+        registry = self.state.registry.get()
+        profile = registry.profiles.get(model_id)
+        if profile is None:
+            raise UnknownModel(f"The model '{model_id}' does not exist", field="model")
+        if not principal.may_use(model_id):
+            raise PermissionDenied(f"this key may not use model '{model_id}'", field="model")
+        chain = [profile]
+        for fallback in profile.fallbacks:
+            other = registry.profiles.get(fallback)
+            if other is not None and principal.may_use(fallback) and other not in chain:
+                chain.append(other)
+        return chain
+
+    def context(
+        self,
+        request_id: str,
+        principal: Principal,
+        priority: Priority | None,
+        tags: Sequence[str],
+        metadata: Mapping[str, Any],
+    ) -> CallContext:
+        merged = tuple(dict.fromkeys([*principal.tags, *tags]))
+        return CallContext(
+            request_id=request_id,
+            principal=replace(principal, tags=merged),
+            priority=priority or principal.default_priority or Priority.NORMAL,
+            tags=merged,
+            metadata=dict(metadata),
+        )
+
+    async def hold(
+        self,
+        ctx: CallContext,
+        profile: ModelProfile,
+        attempt_no: int,
+        *,
+        messages: Sequence[Mapping[str, Any]],
+        max_tokens: int | None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        system: Any = None,
+    ) -> Attempt:
+        """Count, price and hold the worst case of one attempt; BudgetRefused if it does not fit."""
+        counted = count_chat(messages, tokenizer_model(profile), tools=tools, system=system)
+        prediction = predict_output_tokens(
+            messages, max_tokens=max_tokens, model_max_output=profile.max_output_tokens
+        )
+        return await self.hold_tokens(ctx, profile, attempt_no, counted, prediction.worst_case)
+
+    async def hold_tokens(
+        self,
+        ctx: CallContext,
+        profile: ModelProfile,
+        attempt_no: int,
+        counted: TokenCount,
+        worst_output_tokens: int,
+    ) -> Attempt:
+        """Hold the worst case of ``counted`` input and ``worst_output_tokens`` of output."""
+        now = self.state.now()
+        price = self.state.registry.get().price_of(profile.id, now).price
+        input_tokens = counted.tokens
+        if not counted.exact:
+            input_tokens = int(Decimal(input_tokens) * INEXACT_MARGIN) + 1
+        worst = cost_of(price, TokenUsage(input_tokens, worst_output_tokens))
+        provider = self.providers[profile.provider]
+        hold_id = ctx.request_id if attempt_no == 0 else f"{ctx.request_id}/{attempt_no}"
+        principal = ctx.principal
+        charge = ledger.Charge(
+            request_id=hold_id,
+            scopes=chain_scopes(principal),
+            amount_nano=hold_nano(worst),
+            expires_at=now + timedelta(seconds=provider.timeout_s + HOLD_GRACE_S),
+            model=profile.id,
+            priority=ctx.priority,
+            key_id=principal.key_id,
+            user_id=principal.user_id,
+            team_id=principal.team_id,
+            org_id=principal.org_id,
+            tags=ctx.tags,
+        )
+        result = await self.state.database.awrite(lambda conn: ledger.reserve(conn, charge, now))
+        if result.refusal is not None:
+            refusal = result.refusal
+            raise BudgetRefused(refusal.message, reason=refusal.reason, budget_id=refusal.budget_id)
+        return Attempt(hold_id, profile, provider, self.clients[provider.name], price, counted)
+
+    def cost(
+        self, attempt: Attempt, reported: Reported | None, output_text: str
+    ) -> tuple[Decimal, Reported, bool]:
+        """The cost of an attempt: from the reported usage when it is plausible, else counted.
+
+        Returns (cost, the usage billed, estimated)."""
+        counted_output = (
+            count_text(output_text, tokenizer_model(attempt.profile)).tokens if output_text else 0
+        )
+        counted = Reported(attempt.input_count.tokens, counted_output)
+        usage, estimated = counted, True
+        if reported is not None and _plausible(reported, counted, attempt.input_count.exact):
+            usage, estimated = reported, False
+        elif reported is not None:
+            # Implausible report: bill the larger of each figure, never less than reported.
+            usage = Reported(
+                max(reported.input_tokens, counted.input_tokens),
+                max(reported.output_tokens, counted.output_tokens),
+                reported.cached_input_tokens,
+                reported.cache_write_tokens,
+                reported.reasoning_tokens,
+            )
+        tokens = TokenUsage(
+            usage.input_tokens,
+            usage.output_tokens,
+            cached_input_tokens=min(usage.cached_input_tokens, usage.input_tokens),
+            cache_write_tokens=min(usage.cache_write_tokens, usage.input_tokens),
+        )
+        return cost_of(attempt.price, tokens), usage, estimated
+
+    async def settle(
+        self,
+        ctx: CallContext,
+        attempt: Attempt,
+        *,
+        reported: Reported | None,
+        output_text: str = "",
+        status: str = "ok",
+        extra: Mapping[str, Any] | None = None,
+    ) -> Decimal:
+        """Post the attempt's cost (zero when it failed before any output) and record usage."""
+        if status == "ok" or output_text or reported is not None:
+            cost, usage, estimated = self.cost(attempt, reported, output_text)
+        else:
+            cost, usage, estimated = Decimal(0), Reported(0, 0), False
+        record = ledger.Usage(
+            model=attempt.profile.id,
+            provider=attempt.provider.name,
+            input_tokens=usage.input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            estimated=estimated,
+            status=status,
+            latency_ms=attempt.elapsed_ms,
+            ttft_ms=attempt.ttft_ms,
+            metadata={**ctx.metadata, **(extra or {})},
+        )
+        now = self.state.now()
+        amount = settlement_nano(cost)
+        for pause in SETTLE_RETRY_PAUSES:
+            try:
+                await self.state.database.awrite(
+                    lambda conn: ledger.settle(conn, attempt.hold_id, amount, record, now)
+                )
+                return cost
+            except StorageError:
+                # The database is away: try again (settling is idempotent); the hold keeps the
+                # money reserved meanwhile.
+                log.warning("settling %s failed; retrying in %.1f s", attempt.hold_id, pause)
+                await anyio.sleep(pause)
+        await self.state.database.awrite(
+            lambda conn: ledger.settle(conn, attempt.hold_id, amount, record, now)
+        )
+        return cost
+
+
+def _plausible(reported: Reported, counted: Reported, exact: bool) -> bool:
+    """Whether reported usage can be believed: no negative figures, and for exactly counted
+    prompts an input count near ours (providers add a few tokens of framing)."""
+    if min(reported.input_tokens, reported.output_tokens) < 0:
+        return False
+    if not exact:
+        return True
+    slack = 0.10 * counted.input_tokens + 16
+    return abs(reported.input_tokens - counted.input_tokens) <= slack
+
+
+def cost_header(cost: Decimal) -> str:
+    return format_usd(cost)
