@@ -317,3 +317,40 @@ def test_scope_status_aggregates_and_restricts(api: TestClient) -> None:
     assert unknown.status_code == 404 and unknown.json()["error"]["param"] == "scope_id"
     bad = api.get("/api/v1/budgets/status/galaxy/x")
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "scope_type"
+
+
+def test_status_follows_the_ledger(api: TestClient, clock: Clock) -> None:
+    from thrifty.budgets.model import Scope, ScopeType
+    from thrifty.storage import ledger
+
+    create(api)
+    database = database_of(api)
+    team = (Scope(ScopeType.TEAM, "eng"),)
+
+    def hold(request_id: str, usd: int) -> None:
+        charge = ledger.Charge(
+            request_id, team, usd * USD, clock.now + timedelta(minutes=5), team_id="eng"
+        )
+        assert database.write(lambda conn: ledger.reserve(conn, charge, clock.now)).ok
+
+    hold("r1", 30)
+    hold("r2", 15)
+    database.write(lambda conn: ledger.settle(conn, "r1", 12_345_678_901, None, clock.now))
+    status = api.get("/api/v1/budgets/eng-monthly/status").json()
+    # 12.345678901 posted + 15 held of 100; 10 days elapsed of 30.
+    assert status["currentSpend"] == "12.345678901" and status["held"] == "15"
+    assert status["remaining"] == "72.654321099" and status["percentUsed"] == "27.34"
+    assert status["burnRate"] == "1.23456789"  # 12.345678901 / 10, to the nano-USD
+    assert status["projectedTotal"] == "37.037036703"  # × 30 / 10
+    assert status["activeAlerts"] == [] and status["lastUpdated"] == NOW.isoformat()
+
+    hold("r3", 25)  # 52.345678901 of 100: crosses 50%
+    status = api.get("/api/v1/budgets/eng-monthly/status").json()
+    assert status["held"] == "40" and status["percentUsed"] == "52.34"
+    assert [(a["kind"], a["threshold"]) for a in status["activeAlerts"]] == [("threshold", "50")]
+    alerts = api.get("/api/v1/alerts", params={"budget_id": "eng-monthly"}).json()["alerts"]
+    assert [a["threshold"] for a in alerts] == ["50"]
+
+    clock.now = NOW + timedelta(minutes=10)  # r2 and r3 expired, not yet swept: no longer held
+    status = api.get("/api/v1/budgets/eng-monthly/status").json()
+    assert status["held"] == "0" and status["currentSpend"] == "12.345678901"

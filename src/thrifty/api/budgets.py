@@ -1,8 +1,8 @@
 """Budget endpoints: ``/api/v1/budgets[/{id}]`` and budget status by budget or by scope.
 
 Bodies are checked with the budget core's parsers, so an error names the body's field
-(``limit``, ``scope.type``, ``start_date``, ``thresholds[1].percent``, …). Status is computed
-from one balance row per budget (never from usage records).
+(``limit``, ``scope.type``, ``start_date``, ``thresholds[1].percent``, …). Status is the ledger's
+``balances.budget_states``: one balance row per budget, never a scan of usage records.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from thrifty.api.state import AppState, require_admin
 from thrifty.budgets.model import BudgetSpec, BudgetState, Scope, ScopeType, parse_mode
 from thrifty.budgets.model import parse_scope_type as _parse_scope_type
 from thrifty.budgets.money import from_nano, parse_nano
-from thrifty.budgets.overrides import active_extension_nano
-from thrifty.budgets.periods import CarryOverPolicy, parse_period, period_window
+from thrifty.budgets.periods import CarryOverPolicy, parse_period
 from thrifty.budgets.policy import Restrictions
 from thrifty.budgets.status import BudgetStatus, scope_status, status_of
 from thrifty.budgets.thresholds import DEFAULT_THRESHOLDS, Threshold, parse_thresholds
 from thrifty.errors import Conflict, InvalidInput, NotFound
-from thrifty.storage import alerts_repo, budgets_repo, overrides_repo
+from thrifty.storage import alerts_repo, balances, budgets_repo, overrides_repo
 from thrifty.storage.alerts_repo import AlertEvent
 from thrifty.storage.audit_repo import record_audit
 from thrifty.storage.budgets_repo import StoredBudget
@@ -226,39 +225,6 @@ def delete_budget(budget_id: BudgetId, state: Admin) -> Response:
 # --- Status ---------------------------------------------------------------------------------
 
 
-def _standin_states(
-    conn: Connection, specs: Sequence[BudgetSpec], now: datetime
-) -> list[BudgetState]:
-    """Temporary stand-in for the ledger's ``budget_states``: one balance row per budget."""
-    windows = {spec.id: period_window(spec.period, now) for spec in specs}
-    keys = [(spec.id, w.index) for spec in specs if (w := windows[spec.id]) is not None]
-    rows: dict[str, Any] = {}
-    if keys:
-        query = select(budget_balances).where(
-            tuple_(budget_balances.c.budget_id, budget_balances.c.window_index).in_(keys)
-        )
-        rows = {row.budget_id: row for row in conn.execute(query)}
-    extensions = overrides_repo.active_extensions(conn, [key[0] for key in keys], now)
-    states = []
-    for spec in specs:
-        window = windows[spec.id]
-        if window is None:
-            continue
-        row = rows.get(spec.id)
-        states.append(
-            BudgetState(
-                spec=spec,
-                window=window,
-                now=now,
-                posted_nano=row.posted_nano if row else 0,
-                held_nano=row.held_nano if row else 0,
-                extension_nano=active_extension_nano(extensions, spec.id, now),
-                carried_nano=row.carried_nano if row else 0,
-            )
-        )
-    return states
-
-
 def _last_updated(conn: Connection, states: Sequence[BudgetState]) -> dict[str, datetime]:
     keys = [(s.spec.id, s.window.index) for s in states]
     if not keys:
@@ -363,7 +329,7 @@ def statuses(
     conn: Connection, stored: Sequence[StoredBudget], now: datetime
 ) -> tuple[list[dict[str, Any]], list[BudgetState]]:
     """The status JSON of each budget (in order) and the states of the active ones."""
-    states = _standin_states(conn, [s.spec for s in stored], now)
+    states = balances.budget_states(conn, [s.spec for s in stored], now)
     by_id = {s.spec.id: s for s in states}
     updated = _last_updated(conn, states)
     result = []
