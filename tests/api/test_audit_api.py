@@ -4,7 +4,18 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 from starlette.testclient import TestClient
-from test_budgets_api import BUDGET, NOW, Clock, api, clock, create, database_of  # noqa: F401
+from test_budgets_api import (  # noqa: F401
+    BUDGET,
+    NOW,
+    Clock,
+    Keys,
+    api,
+    budgets_of_every_scope,
+    clock,
+    create,
+    database_of,
+    keys,
+)
 
 from thrifty.storage.schema import alert_events
 
@@ -117,3 +128,54 @@ def test_alerts_newest_first_with_filters(api: TestClient) -> None:  # noqa: F81
     assert alert["created_at"] == (NOW + timedelta(minutes=3)).isoformat()
     assert alert["acknowledged_at"] is None and alert["payload"] == {"percent": "100"}
     assert api.get("/api/v1/alerts", params={"limit": 5000}).status_code == 422
+
+
+def test_api_keys_read_the_audit_and_alerts_of_what_they_see(
+    api: TestClient,  # noqa: F811
+    keys: Keys,  # noqa: F811
+) -> None:
+    budgets_of_every_scope(api)
+    rows = [
+        {
+            "budget_id": budget,
+            "window_index": 0,
+            "kind": "threshold",
+            "threshold": "50",
+            "payload": {},
+            "created_at": NOW,
+        }
+        for budget in ("eng-monthly", "ops-monthly")
+    ]
+    database_of(api).write(lambda conn: conn.execute(insert(alert_events), rows))
+
+    def audited(name: str, **params: object) -> set[tuple[str, str]]:
+        response = api.get("/api/v1/audit", params=params, headers=keys.of(name))
+        assert response.status_code == 200, response.text
+        return {(e["target_type"], e["target_id"]) for e in response.json()["entries"]}
+
+    member = audited("member")
+    assert ("budget", "eng-monthly") in member and ("user", "member") in member
+    assert ("budget", "ops-monthly") not in member and ("team", "ops") not in member
+    assert ("user", "ops-member") not in member and ("budget", "batch") not in member
+    assert audited("ops_member", target_type="budget") == {
+        ("budget", "acme-org"),
+        ("budget", "ops-monthly"),
+    }
+    assert audited("ops_member", target_id="eng-monthly") == set()
+    assert ("budget", "batch") not in audited("org_admin")
+
+    first = api.get("/api/v1/audit", params={"limit": 2}, headers=keys.of("member")).json()
+    assert len(first["entries"]) == 2
+    rest = api.get(
+        "/api/v1/audit", params={"before_id": first["next_before_id"]}, headers=keys.of("member")
+    ).json()["entries"]
+    assert all(e["id"] < first["next_before_id"] for e in rest)
+    assert {(e["target_type"], e["target_id"]) for e in [*first["entries"], *rest]} == member
+
+    def alerted(name: str, **params: object) -> list[str]:
+        response = api.get("/api/v1/alerts", params=params, headers=keys.of(name))
+        return [a["budget_id"] for a in response.json()["alerts"]]
+
+    assert alerted("member") == ["eng-monthly"]
+    assert alerted("member", budget_id="ops-monthly") == []
+    assert sorted(alerted("org_admin")) == ["eng-monthly", "ops-monthly"]

@@ -222,6 +222,80 @@ def test_writes_need_the_admin_key(api: TestClient) -> None:
         assert api.get("/api/v1/budgets", headers=headers).status_code == 401
 
 
+class Keys:
+    """API keys of the users of organisation ``acme``: ``org_admin`` and ``team_admin`` and
+    ``member`` in team ``eng``, ``ops_member`` in team ``ops``."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.secrets: dict[str, str] = {}
+        self.ids: dict[str, str] = {}
+        created = client.post("/api/v1/teams", json={"id": "ops", "org_id": "acme", "name": "Ops"})
+        assert created.status_code == 201, created.text
+        users = [
+            ("org_admin", "eng", "org_admin"),
+            ("team_admin", "eng", "team_admin"),
+            ("member", "eng", "member"),
+            ("ops_member", "ops", "member"),
+        ]
+        for name, team, role in users:
+            body = {"id": name.replace("_", "-"), "team_id": team, "name": name, "role": role}
+            assert client.post("/api/v1/users", json=body).status_code == 201
+            key = client.post("/api/v1/keys", json={"user_id": body["id"], "name": name}).json()
+            self.secrets[name], self.ids[name] = key["secret"], key["id"]
+
+    def of(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secrets[name]}"}
+
+
+@pytest.fixture
+def keys(api: TestClient) -> Keys:
+    return Keys(api)
+
+
+def budgets_of_every_scope(client: TestClient) -> None:
+    create(client)
+    create(client, id="acme-org", scope={"type": "organization", "id": "acme"})
+    create(client, id="ops-monthly", scope={"type": "team", "id": "ops"})
+    create(client, id="member-user", scope={"type": "user", "id": "member"})
+    create(client, id="batch", scope={"type": "tag", "id": "batch"})
+
+
+def test_api_keys_read_the_budgets_they_see(api: TestClient, keys: Keys) -> None:
+    budgets_of_every_scope(api)
+
+    def listed(name: str) -> set[str]:
+        response = api.get("/api/v1/budgets", headers=keys.of(name))
+        assert response.status_code == 200, response.text
+        return {b["id"] for b in response.json()["budgets"]}
+
+    assert listed("member") == {"acme-org", "eng-monthly", "member-user"}
+    assert listed("team_admin") == {"acme-org", "eng-monthly", "member-user"}
+    assert listed("ops_member") == {"acme-org", "ops-monthly"}
+    assert listed("org_admin") == {"acme-org", "eng-monthly", "member-user", "ops-monthly"}
+
+    member = keys.of("member")
+    assert api.get("/api/v1/budgets/eng-monthly", headers=member).status_code == 200
+    assert api.get("/api/v1/budgets/eng-monthly/status", headers=member).status_code == 200
+    assert api.get("/api/v1/budgets/status/team/eng", headers=member).status_code == 200
+    for path, field in [
+        ("/api/v1/budgets/ops-monthly", "budget_id"),
+        ("/api/v1/budgets/ops-monthly/status", "budget_id"),
+        ("/api/v1/budgets/status/team/ops", "scope_id"),
+        ("/api/v1/budgets/status/tag/batch", "scope_id"),
+    ]:
+        response = api.get(path, headers=member)
+        assert response.status_code == 403, (path, response.text)
+        assert response.json()["error"]["param"] == field
+    # Writing budgets stays with the admin key, also for an organisation admin.
+    for name in ("member", "org_admin"):
+        headers = keys.of(name)
+        assert (
+            api.post("/api/v1/budgets", json={**BUDGET, "id": "x"}, headers=headers).status_code
+            == 403
+        )
+        assert api.delete("/api/v1/budgets/eng-monthly", headers=headers).status_code == 403
+
+
 def test_status_from_the_balance_row(api: TestClient) -> None:
     create(api)
     put_balance(api, "eng-monthly", 0, posted=60 * USD, held=12_500_000_000)

@@ -5,7 +5,18 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from test_budgets_api import NOW, USD, Clock, api, clock, create, put_balance  # noqa: F401
+from test_budgets_api import (  # noqa: F401
+    NOW,
+    USD,
+    Clock,
+    Keys,
+    api,
+    budgets_of_every_scope,
+    clock,
+    create,
+    keys,
+    put_balance,
+)
 
 LATER = NOW + timedelta(days=1)
 REQUEST: dict[str, Any] = {
@@ -211,3 +222,55 @@ def test_bad_extensions_name_the_field(
     assert response.status_code == status, response.text
     assert response.json()["error"]["param"] == field
     assert api.get("/api/v1/budgets/eng-monthly/extensions").json()["extensions"] == []
+
+
+def test_budget_owners_decide_and_members_request(api: TestClient, keys: Keys) -> None:  # noqa: F811
+    budgets_of_every_scope(api)
+    member = keys.of("member")
+    own = {k: v for k, v in REQUEST.items() if k != "requested_by"}
+    response = api.post("/api/v1/overrides", json=own, headers=member)
+    assert response.status_code == 201, response.text
+    override = response.json()
+    assert override["requested_by"] == f"key:{keys.ids['member']}"
+    other_name = api.post("/api/v1/overrides", json={**own, "requested_by": "x"}, headers=member)
+    assert other_name.status_code == 403 and other_name.json()["error"]["param"] == "requested_by"
+    hidden = api.post("/api/v1/overrides", json={**own, "budget_id": "ops-monthly"}, headers=member)
+    assert hidden.status_code == 403 and hidden.json()["error"]["param"] == "budget_id"
+
+    approve = f"/api/v1/overrides/{override['id']}/approve"
+    refused = api.post(approve, headers=member)
+    assert refused.status_code == 403 and refused.json()["error"]["param"] == "override_id"
+    assert api.post(approve, headers=keys.of("ops_member")).status_code == 403
+    approved = api.post(approve, headers=keys.of("team_admin"))
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["decided_by"] == f"key:{keys.ids['team_admin']}"
+
+    assert api.get(f"/api/v1/overrides/{override['id']}", headers=member).status_code == 200
+    assert (
+        api.get(f"/api/v1/overrides/{override['id']}", headers=keys.of("ops_member")).status_code
+        == 403
+    )
+    assert api.get("/api/v1/overrides", headers=keys.of("ops_member")).json()["overrides"] == []
+    assert len(api.get("/api/v1/overrides", headers=member).json()["overrides"]) == 1
+
+    extension = {"amount": "5", "reason": "launch", "expires_at": LATER.isoformat()}
+    decisions = [
+        ("team_admin", "eng-monthly", 201),  # its own team
+        ("team_admin", "member-user", 201),  # a user of its team
+        ("team_admin", "acme-org", 403),  # sees its organisation, does not own it
+        ("team_admin", "ops-monthly", 403),
+        ("member", "member-user", 403),  # members decide nothing, not even for themselves
+        ("org_admin", "acme-org", 201),
+        ("org_admin", "ops-monthly", 201),
+        ("org_admin", "batch", 403),
+    ]
+    for name, budget_id, status in decisions:
+        path = f"/api/v1/budgets/{budget_id}/extensions"
+        response = api.post(path, json=extension, headers=keys.of(name))
+        assert response.status_code == status, (name, budget_id, response.text)
+    listed = api.get("/api/v1/budgets/ops-monthly/extensions", headers=keys.of("ops_member"))
+    assert len(listed.json()["extensions"]) == 1
+    first = listed.json()["extensions"][0]["id"]
+    end = f"/api/v1/budgets/ops-monthly/extensions/{first}"
+    assert api.delete(end, headers=keys.of("ops_member")).status_code == 403
+    assert api.delete(end, headers=keys.of("org_admin")).status_code == 200

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Response
 from sqlalchemy import Connection, select, tuple_
 
+from thrifty.api.auth import Caller, CallerDep
 from thrifty.api.budget_schemas import BudgetBody, ExactJSONRoute
 from thrifty.api.responses import FastJSONResponse, money
 from thrifty.api.state import AppState, require_admin
@@ -23,6 +24,7 @@ from thrifty.budgets.model import parse_scope_type as _parse_scope_type
 from thrifty.budgets.money import from_nano, parse_nano
 from thrifty.budgets.periods import CarryOverPolicy, parse_period
 from thrifty.budgets.policy import Restrictions
+from thrifty.budgets.principal import Role, can_manage
 from thrifty.budgets.status import BudgetStatus, scope_status, status_of
 from thrifty.budgets.thresholds import DEFAULT_THRESHOLDS, Threshold, parse_thresholds
 from thrifty.errors import Conflict, InvalidInput, NotFound
@@ -142,6 +144,45 @@ def budget_json(stored: StoredBudget) -> dict[str, Any]:
     }
 
 
+def visible(caller: Caller, stored: Sequence[StoredBudget]) -> list[StoredBudget]:
+    """The budgets whose scope ``caller`` may see (all of them for the admin key)."""
+    return [b for b in stored if caller.sees(b.spec.scope.type, b.spec.scope.id)]
+
+
+def visible_budget_ids(caller: Caller, conn: Connection) -> list[str] | None:
+    """Ids of the live budgets ``caller`` may see; ``None`` (no filter) for the admin key."""
+    if caller.principal.is_admin:
+        return None
+    return [b.spec.id for b in visible(caller, budgets_repo.list_budgets(conn))]
+
+
+def check_sees_budget(caller: Caller, stored: StoredBudget, *, field: str = "budget_id") -> None:
+    caller.check_sees(stored.spec.scope.type, stored.spec.scope.id, field=field)
+
+
+def may_decide(caller: Caller, scope: Scope) -> bool:
+    """Whether ``caller`` owns ``scope`` for overrides and extensions: the admin key, an org
+    admin inside (or for) its organisation, a team admin for its team or the team's users."""
+    principal = caller.principal
+    if principal.is_admin or can_manage(principal, scope, caller.facts):
+        return True
+    own_unit = {
+        Role.ORG_ADMIN: Scope(ScopeType.ORGANIZATION, principal.org_id or "-"),
+        Role.TEAM_ADMIN: Scope(ScopeType.TEAM, principal.team_id or "-"),
+    }
+    return principal.role is not None and own_unit.get(principal.role) == scope
+
+
+def check_may_decide(caller: Caller, stored: StoredBudget, *, field: str = "budget_id") -> None:
+    check_sees_budget(caller, stored, field=field)
+    if not may_decide(caller, stored.spec.scope):
+        raise caller.denied(
+            f"may not decide overrides or extensions of budget {stored.spec.id!r} "
+            f"({stored.spec.scope}): the admin key or the scope's org or team admin may",
+            field=field,
+        )
+
+
 def _audit(
     conn: Connection, action: str, budget_id: str, details: dict[str, Any], now: datetime
 ) -> None:
@@ -157,9 +198,9 @@ def _audit(
 
 
 @router.get("/budgets", summary="List budgets")
-def list_budgets(state: Admin) -> FastJSONResponse:
-    stored = state.database.read(lambda conn: budgets_repo.list_budgets(conn))
-    return FastJSONResponse({"budgets": [budget_json(b) for b in stored]})
+def list_budgets(caller: CallerDep) -> FastJSONResponse:
+    stored = caller.state.database.read(lambda conn: budgets_repo.list_budgets(conn))
+    return FastJSONResponse({"budgets": [budget_json(b) for b in visible(caller, stored)]})
 
 
 @router.post("/budgets", status_code=201, summary="Create a budget")
@@ -181,8 +222,9 @@ def create_budget(body: BudgetBody, state: Admin) -> FastJSONResponse:
 
 
 @router.get("/budgets/{budget_id}", summary="One budget")
-def get_budget(budget_id: BudgetId, state: Admin) -> FastJSONResponse:
-    stored = state.database.read(lambda conn: budgets_repo.get_budget(conn, budget_id))
+def get_budget(budget_id: BudgetId, caller: CallerDep) -> FastJSONResponse:
+    stored = caller.state.database.read(lambda conn: budgets_repo.get_budget(conn, budget_id))
+    check_sees_budget(caller, stored)
     return FastJSONResponse(budget_json(stored))
 
 
@@ -346,11 +388,13 @@ def statuses(
 
 
 @router.get("/budgets/{budget_id}/status", summary="A budget's spend, status and projection")
-def budget_status(budget_id: BudgetId, state: Admin) -> FastJSONResponse:
+def budget_status(budget_id: BudgetId, caller: CallerDep) -> FastJSONResponse:
+    state = caller.state
     now = state.now()
 
     def read(conn: Connection) -> dict[str, Any]:
         stored = budgets_repo.get_budget(conn, budget_id)
+        check_sees_budget(caller, stored)
         (report,), _ = statuses(conn, [stored], now)
         return report | {"asOf": now.isoformat()}
 
@@ -364,9 +408,11 @@ def budget_status(budget_id: BudgetId, state: Admin) -> FastJSONResponse:
 def scope_budget_status(
     scope_type: Annotated[str, Path(min_length=1, max_length=32)],
     scope_id: Annotated[str, Path(min_length=1, max_length=200)],
-    state: Admin,
+    caller: CallerDep,
 ) -> FastJSONResponse:
     scope = Scope(_parse_scope_type(scope_type, field="scope_type"), scope_id)
+    caller.check_sees(scope.type, scope.id, field="scope_id")
+    state = caller.state
     now = state.now()
 
     def read(conn: Connection) -> dict[str, Any]:
