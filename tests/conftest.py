@@ -85,6 +85,13 @@ def _truncate(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture
+def postgres_url(postgres_migrated: str) -> str:
+    """The migrated PostgreSQL test database, emptied (for PostgreSQL-only tests)."""
+    _truncate(postgres_migrated)
+    return postgres_migrated
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     """A migrated, empty database on each backend."""

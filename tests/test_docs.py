@@ -68,3 +68,20 @@ def test_quick_start_is_exactly_two_commands() -> None:
     assert block is not None
     assert block.group(1).split("\n")[:2] == ["make run", "make test"]
     assert block.group(1).strip().count("\n") == 1
+
+
+def test_every_gateway_route_is_documented() -> None:
+    from thrifty.gateway.routes import ROUTES
+
+    for route in ROUTES:
+        for method in sorted(route.methods - {"HEAD"}):
+            assert f"`{method} {route.path}`" in README, f"{method} {route.path} not in README"
+
+
+def test_every_gateway_header_is_documented() -> None:
+    import inspect
+
+    from thrifty.gateway import http
+
+    for header in set(re.findall(r'"(x-thrifty-[a-z-]+)"', inspect.getsource(http))):
+        assert f"`{header}`" in README, f"{header} is missing from README.md"

@@ -11,13 +11,16 @@ from datetime import UTC, datetime
 import anyio.to_thread
 from fastapi import FastAPI
 
-from thrifty import __version__
-from thrifty.api import audit, budgets, directory, estimates, health, models, overrides
+from thrifty import __version__, background
+from thrifty.api import audit, budgets, directory, estimates, health, ledger, models, overrides
 from thrifty.api.errors import install_error_handlers
 from thrifty.api.state import AppState
 from thrifty.budgets.principal import Directory
 from thrifty.config.loader import LoadedConfig, config_price_point, load_config, to_profile
 from thrifty.errors import ConfigError
+from thrifty.gateway.pipeline import Gateway
+from thrifty.gateway.routes import install_gateway
+from thrifty.gateway.upstreams import upstream_clients
 from thrifty.routing.registry import ModelRegistry
 from thrifty.settings import Settings
 from thrifty.storage import directory_repo, models_repo
@@ -26,6 +29,7 @@ from thrifty.storage.database import Database
 
 log = logging.getLogger("thrifty")
 CACHE_REFRESH_SECONDS = 1.0
+SWEEP_SECONDS = 5.0
 
 
 def utc_now() -> datetime:
@@ -55,16 +59,6 @@ def load_directory(database: Database) -> VersionedCache[Directory]:
     return VersionedCache(directory_repo.DIRECTORY, database.read, directory_repo.load_directory)
 
 
-async def _refresh_forever(caches: list[VersionedCache], interval: float) -> None:  # type: ignore[type-arg]
-    while True:
-        await asyncio.sleep(interval)
-        for cache in caches:
-            try:
-                await anyio.to_thread.run_sync(cache.refresh)
-            except Exception:  # a database blip must not kill the refresher
-                log.warning("cache %s refresh failed; keeping the last snapshot", cache.name)
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -90,11 +84,17 @@ def create_app(
         app.state.thrifty = AppState(
             settings, database, loaded, registry, settings.admin_key, clock, directory=keys
         )
-        refresher = asyncio.create_task(_refresh_forever([registry, keys], CACHE_REFRESH_SECONDS))
+        refresher = asyncio.create_task(
+            background.refresh_forever([registry, keys], CACHE_REFRESH_SECONDS)
+        )
+        sweeper = asyncio.create_task(background.sweep_forever(database, clock, SWEEP_SECONDS))
         try:
-            yield
+            async with upstream_clients(loaded) as clients:
+                app.state.gateway = Gateway(app.state.thrifty, clients)
+                yield
         finally:
             refresher.cancel()
+            sweeper.cancel()
             database.close()
 
     app = FastAPI(
@@ -111,6 +111,8 @@ def create_app(
     app.include_router(overrides.router)
     app.include_router(audit.router)
     app.include_router(directory.router)
+    app.include_router(ledger.router)
+    install_gateway(app)
     return app
 
 

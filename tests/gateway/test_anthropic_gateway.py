@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import anthropic
 import openai
-from conftest import Gateway
+from gateway_support import Gateway
 
 
 def sdk(gateway: Gateway) -> anthropic.Anthropic:

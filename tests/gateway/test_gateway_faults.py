@@ -9,7 +9,7 @@ import anthropic
 import httpx
 import openai
 import pytest
-from conftest import Gateway
+from gateway_support import Gateway
 from sqlalchemy import select
 
 from thrifty.providers.simulated import running_simulator

@@ -7,7 +7,7 @@ from decimal import Decimal
 import httpx
 import openai
 import pytest
-from conftest import Gateway
+from gateway_support import Gateway
 
 from thrifty.pricing.tokens import count_chat
 
@@ -93,7 +93,8 @@ def test_bad_requests_get_openai_shaped_4xx(gateway: Gateway) -> None:
         (b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404, "model"),
         (b'{"model": "gpt-4o", "messages": [{"content": "x"}]}', 400, "messages.0.role"),
         (
-            b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}',
+            b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}],'
+            b' "max_tokens": -1}',
             400,
             "max_tokens",
         ),

@@ -11,15 +11,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx
+import openai
 import pytest
 from starlette.testclient import TestClient
 
 from thrifty.pricing.tokens import count_chat, count_text
 from thrifty.providers.simulated import SimulatorSettings, create_simulator, running_simulator
-
-openai = pytest.importorskip("openai")
-anthropic = pytest.importorskip("anthropic")
 
 GPT = "gpt-4o-mini"
 CLAUDE = "claude-haiku-4-5"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -26,11 +27,8 @@ AMOUNT = 1_000_000
 
 
 @pytest.fixture
-def postgres(postgres_migrated: str) -> Database:
-    from conftest import _truncate
-
-    _truncate(postgres_migrated)
-    database = Database(postgres_migrated)
+def postgres(postgres_url: str) -> Iterator[Database]:
+    database = Database(postgres_url)
     yield database
     database.close()
 

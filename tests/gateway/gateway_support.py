@@ -1,0 +1,97 @@
+"""A real gateway (uvicorn on a loopback port, in a thread) with an org, a team, a user and an
+API key, for the official SDKs to talk to."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+
+from thrifty.settings import Settings
+
+ADMIN = "test-admin-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Gateway:
+    url: str
+    key: str
+    admin: httpx.Client
+
+    @property
+    def v1(self) -> str:
+        return f"{self.url}/v1"
+
+    def budget(self, scope_type: str, scope_id: str, limit: str, **extra: object) -> dict:
+        body = {
+            "name": f"{scope_type} {scope_id}",
+            "scope": {"type": scope_type, "id": scope_id},
+            "limit": limit,
+            "period": "monthly",
+            "start_date": "2026-01-01",
+            "mode": "hard",
+            **extra,
+        }
+        response = self.admin.post("/api/v1/budgets", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def usage(self) -> list[dict]:
+        from sqlalchemy import select
+
+        from thrifty.storage.database import Database
+        from thrifty.storage.schema import usage_records
+
+        database = Database(self.database_url)
+        try:
+            rows = database.read(lambda c: c.execute(select(usage_records)).all())
+        finally:
+            database.close()
+        return [dict(row._mapping) for row in rows]
+
+    database_url: str = ""
+
+
+def serve(settings: Settings) -> Iterator[str]:
+    from thrifty.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def provision(admin: httpx.Client) -> str:
+    for path, body in (
+        ("/api/v1/orgs", {"id": "acme", "name": "Acme"}),
+        ("/api/v1/teams", {"id": "eng", "org_id": "acme", "name": "Engineering"}),
+        ("/api/v1/users", {"id": "ann", "team_id": "eng", "name": "Ann"}),
+    ):
+        assert admin.post(path, json=body).status_code == 201
+    key = admin.post("/api/v1/keys", json={"user_id": "ann", "name": "app"})
+    assert key.status_code == 201, key.text
+    return str(key.json()["secret"])
