@@ -36,6 +36,14 @@ providers:
   - {{name: slow, kind: simulated, base_url: "{upstreams["slow"]}"}}
   - {{name: openai-style, kind: openai, base_url: "{upstreams["good"]}/v1"}}
   - {{name: anthropic-style, kind: anthropic, base_url: "{upstreams["good"]}"}}
+  - {{name: dropper, kind: simulated, base_url: "{upstreams["good"]}", max_retries: 0,
+     headers: {{x-sim-error: drop}}}}
+  - {{name: garbler, kind: simulated, base_url: "{upstreams["good"]}", max_retries: 0,
+     headers: {{x-sim-error: malformed}}}}
+  - {{name: misreporter, kind: simulated, base_url: "{upstreams["good"]}",
+     headers: {{x-sim-error: wrong-usage}}}}
+  - {{name: hanger, kind: simulated, base_url: "{upstreams["good"]}", max_retries: 0,
+     timeout_s: 1, headers: {{x-sim-error: timeout}}}}
 models:
   - {{id: flaky, provider: broken, catalog_id: openai/gpt-4o, context_window: 128000,
      fallbacks: [steady]}}
@@ -43,6 +51,14 @@ models:
   - {{id: dawdler, provider: slow, catalog_id: openai/gpt-4o-mini, context_window: 128000}}
   - {{id: via-openai, provider: openai-style, upstream_model: gpt-4o-mini,
      catalog_id: openai/gpt-4o-mini, context_window: 128000}}
+  - {{id: drops, provider: dropper, catalog_id: openai/gpt-4o-mini, context_window: 128000,
+     fallbacks: [steady]}}
+  - {{id: garbles, provider: garbler, catalog_id: openai/gpt-4o-mini, context_window: 128000,
+     fallbacks: [steady]}}
+  - {{id: misreports, provider: misreporter, catalog_id: openai/gpt-4o-mini,
+     context_window: 128000}}
+  - {{id: hangs, provider: hanger, catalog_id: openai/gpt-4o-mini, context_window: 128000,
+     fallbacks: [steady]}}
   - {{id: via-anthropic, provider: anthropic-style, upstream_model: claude-haiku-4-5,
      catalog_id: anthropic/claude-haiku-4-5, context_window: 200000, max_output_tokens: 8192}}
 """
@@ -127,3 +143,46 @@ def test_client_that_vanishes_mid_stream_is_billed_for_what_was_streamed(gateway
     assert 0 < record["output_tokens"] < 300
     assert record["cost_nano"] > 0
     assert _open_holds(gateway) == []
+
+
+@pytest.mark.parametrize("model", ["drops", "garbles", "hangs"])
+def test_broken_upstreams_fall_back_and_leave_nothing_held(gateway: Gateway, model: str) -> None:
+    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0, timeout=30)
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "hello"}], max_tokens=40
+    )
+    assert raw.headers["x-thrifty-model"] == "steady"
+    statuses = sorted((r["model"], r["status"], r["cost_nano"] > 0) for r in gateway.usage())
+    assert statuses == [(model, "error", False), ("steady", "ok", True)]
+    assert _open_holds(gateway) == []
+
+
+def test_a_stream_that_breaks_midway_is_billed_for_what_arrived(gateway: Gateway) -> None:
+    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    stream = client.chat.completions.create(
+        model="drops",
+        messages=[{"role": "user", "content": "Write 200 words about rivers."}],
+        stream=True,
+    )
+    received = []
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            received.extend(c.delta.content or "" for c in chunk.choices)
+    (record,) = gateway.usage()
+    assert record["status"] == "interrupted" and record["estimated"] == 1
+    assert record["output_tokens"] > 0 and record["cost_nano"] > 0
+    assert _open_holds(gateway) == []
+
+
+def test_implausible_usage_is_flagged_and_never_underbilled(gateway: Gateway) -> None:
+    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    completion = client.chat.completions.create(
+        model="misreports", messages=[{"role": "user", "content": "hello there"}]
+    )
+    assert completion.usage is not None
+    (record,) = gateway.usage()
+    mismatch = record["metadata"]["usage_mismatch"]
+    assert mismatch["reported"][1] == completion.usage.completion_tokens
+    assert mismatch["reported"][1] > mismatch["counted"][1]
+    # Billed at the larger figure: what the upstream will invoice.
+    assert record["output_tokens"] == completion.usage.completion_tokens

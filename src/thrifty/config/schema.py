@@ -30,6 +30,11 @@ class ProviderConfig(Strict):
     max_retries: Annotated[int, Field(ge=0, le=10)] = 2
     catalog_provider: str | None = None
     """The price catalog's provider id for this upstream's models (default: by ``kind``)."""
+    headers: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")],
+        Annotated[str, Field(max_length=2000)],
+    ] = Field(default_factory=dict)
+    """Extra HTTP headers sent with every request to this upstream (e.g. an API version)."""
 
     @model_validator(mode="after")
     def _needs_url(self) -> ProviderConfig:

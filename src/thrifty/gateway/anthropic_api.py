@@ -170,7 +170,7 @@ async def _relay(
             if name == "content_block_delta":
                 text.append(str(delta.get("text") or delta.get("partial_json") or ""))
             if name == "message_delta" and stream.usage is not None:
-                cost, _, _ = gateway.cost(attempt, stream.usage, "".join(text))
+                cost = gateway.cost(attempt, stream.usage, "".join(text)).cost
                 data.setdefault("usage", {})["cost_usd"] = cost_header(cost)
             if name == "message_stop":
                 await settle("ok")

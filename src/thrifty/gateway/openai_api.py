@@ -189,7 +189,7 @@ async def _relay(
             if stream.usage is not None and chunk.get("usage"):
                 if not wants_usage:
                     continue
-                cost, _, _ = gateway.cost(attempt, stream.usage, "".join(text))
+                cost = gateway.cost(attempt, stream.usage, "".join(text)).cost
                 chunk["usage"]["cost_usd"] = cost_header(cost)
             yield openai_chunk(chunk)
         await settle("ok")

@@ -77,6 +77,17 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Billing:
+    """What an attempt is billed: cost, the usage it stands for, whether it was counted by us
+    rather than reported, and the disagreement when a report was not believed."""
+
+    cost: Decimal
+    usage: Reported
+    estimated: bool
+    mismatch: dict[str, list[int]] | None
+
+
+@dataclass(frozen=True)
 class Reported:
     """Usage an upstream reported (tokens; input includes cached)."""
 
@@ -180,21 +191,19 @@ class Gateway:
             raise BudgetRefused(refusal.message, reason=refusal.reason, budget_id=refusal.budget_id)
         return Attempt(hold_id, profile, provider, self.clients[provider.name], price, counted)
 
-    def cost(
-        self, attempt: Attempt, reported: Reported | None, output_text: str
-    ) -> tuple[Decimal, Reported, bool]:
+    def cost(self, attempt: Attempt, reported: Reported | None, output_text: str) -> Billing:
         """The cost of an attempt: from the reported usage when it is plausible, else counted.
 
-        Returns (cost, the usage billed, estimated)."""
+        An implausible report is billed at the larger of each figure (never less than the
+        upstream will invoice, never less than what was counted) and flagged."""
         counted_output = (
             count_text(output_text, tokenizer_model(attempt.profile)).tokens if output_text else 0
         )
         counted = Reported(attempt.input_count.tokens, counted_output)
-        usage, estimated = counted, True
+        usage, estimated, mismatch = counted, True, None
         if reported is not None and _plausible(reported, counted, attempt.input_count.exact):
             usage, estimated = reported, False
         elif reported is not None:
-            # Implausible report: bill the larger of each figure, never less than reported.
             usage = Reported(
                 max(reported.input_tokens, counted.input_tokens),
                 max(reported.output_tokens, counted.output_tokens),
@@ -202,13 +211,17 @@ class Gateway:
                 reported.cache_write_tokens,
                 reported.reasoning_tokens,
             )
+            mismatch = {
+                "reported": [reported.input_tokens, reported.output_tokens],
+                "counted": [counted.input_tokens, counted.output_tokens],
+            }
         tokens = TokenUsage(
             usage.input_tokens,
             usage.output_tokens,
             cached_input_tokens=min(usage.cached_input_tokens, usage.input_tokens),
             cache_write_tokens=min(usage.cache_write_tokens, usage.input_tokens),
         )
-        return cost_of(attempt.price, tokens), usage, estimated
+        return Billing(cost_of(attempt.price, tokens), usage, estimated, mismatch)
 
     async def settle(
         self,
@@ -222,9 +235,13 @@ class Gateway:
     ) -> Decimal:
         """Post the attempt's cost (zero when it failed before any output) and record usage."""
         if status == "ok" or output_text or reported is not None:
-            cost, usage, estimated = self.cost(attempt, reported, output_text)
+            billing = self.cost(attempt, reported, output_text)
         else:
-            cost, usage, estimated = Decimal(0), Reported(0, 0), False
+            billing = Billing(Decimal(0), Reported(0, 0), False, None)
+        cost, usage = billing.cost, billing.usage
+        extra = dict(extra or {})
+        if billing.mismatch is not None:
+            extra["usage_mismatch"] = billing.mismatch
         record = ledger.Usage(
             model=attempt.profile.id,
             provider=attempt.provider.name,
@@ -232,11 +249,11 @@ class Gateway:
             cached_input_tokens=usage.cached_input_tokens,
             output_tokens=usage.output_tokens,
             reasoning_tokens=usage.reasoning_tokens,
-            estimated=estimated,
+            estimated=billing.estimated,
             status=status,
             latency_ms=attempt.elapsed_ms,
             ttft_ms=attempt.ttft_ms,
-            metadata={**ctx.metadata, **(extra or {})},
+            metadata={**ctx.metadata, **extra},
         )
         now = self.state.now()
         amount = settlement_nano(cost)
@@ -257,15 +274,20 @@ class Gateway:
         return cost
 
 
+def _near(reported: int, counted: int) -> bool:
+    return abs(reported - counted) <= 0.10 * counted + 16
+
+
 def _plausible(reported: Reported, counted: Reported, exact: bool) -> bool:
     """Whether reported usage can be believed: no negative figures, and for exactly counted
-    prompts an input count near ours (providers add a few tokens of framing)."""
+    prompts input and output counts near ours (providers add a few tokens of framing; output
+    is checked only when text was seen)."""
     if min(reported.input_tokens, reported.output_tokens) < 0:
         return False
     if not exact:
         return True
-    slack = 0.10 * counted.input_tokens + 16
-    return abs(reported.input_tokens - counted.input_tokens) <= slack
+    output_ok = counted.output_tokens == 0 or _near(reported.output_tokens, counted.output_tokens)
+    return _near(reported.input_tokens, counted.input_tokens) and output_ok
 
 
 def cost_header(cost: Decimal) -> str:

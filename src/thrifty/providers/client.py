@@ -63,6 +63,7 @@ class UpstreamClient:
             headers |= {"x-api-key": secret, "anthropic-version": ANTHROPIC_VERSION}
         else:
             headers["authorization"] = f"Bearer {secret}"
+        headers |= {name.lower(): value for name, value in config.headers.items()}
         self.http = httpx.AsyncClient(
             base_url=url.rstrip("/"),
             headers=headers,
