@@ -51,6 +51,26 @@ def _seed_budgets(database: Database, now: datetime) -> None:
     database.write(write)
 
 
+def _seed_directory(conn, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    from thrifty.budgets.principal import Role
+    from thrifty.storage import directory_repo
+
+    directory_repo.insert_org(conn, org_id="acme", name="Acme", actor="bench", now=now)
+    directory_repo.insert_team(
+        conn, team_id="eng", org_id="acme", name="Eng", actor="bench", now=now
+    )
+    directory_repo.insert_user(
+        conn,
+        user_id="ann",
+        team_id="eng",
+        name="Ann",
+        email=None,
+        role=Role.MEMBER,
+        actor="bench",
+        now=now,
+    )
+
+
 def _timed(threads: int, seconds: float, cycle) -> float:  # type: ignore[no-untyped-def]
     counts = [0] * threads
     stop = time.monotonic() + seconds
@@ -146,6 +166,7 @@ async def status_latency(url: str, records: int, requests: int) -> None:
     database = Database(url)
     database.migrate()
     now = datetime.now(UTC)
+    database.write(lambda c: _seed_directory(c, now))
     _seed_budgets(database, now)
     charge = ledger.Charge("warm", CHAIN, USD, now + timedelta(minutes=5), user_id="ann")
     database.write(lambda c: ledger.reserve(c, charge, now))

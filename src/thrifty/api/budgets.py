@@ -13,7 +13,7 @@ from decimal import ROUND_FLOOR
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select
 
 from thrifty.api.auth import Caller, CallerDep
 from thrifty.api.budget_schemas import BudgetBody, ExactJSONRoute
@@ -32,7 +32,8 @@ from thrifty.storage import alerts_repo, balances, budgets_repo, overrides_repo
 from thrifty.storage.alerts_repo import AlertEvent
 from thrifty.storage.audit_repo import record_audit
 from thrifty.storage.budgets_repo import StoredBudget
-from thrifty.storage.schema import api_keys, budget_balances, orgs, teams, users
+from thrifty.storage.schema import api_keys, orgs, teams, users
+from thrifty.storage.sql import cached, pairs, read_time
 
 router = APIRouter(prefix="/api/v1", tags=["budgets"], route_class=ExactJSONRoute)
 Admin = Annotated[AppState, Depends(require_admin)]
@@ -271,10 +272,17 @@ def _last_updated(conn: Connection, states: Sequence[BudgetState]) -> dict[str, 
     keys = [(s.spec.id, s.window.index) for s in states]
     if not keys:
         return {}
-    query = select(budget_balances.c.budget_id, budget_balances.c.updated_at).where(
-        tuple_(budget_balances.c.budget_id, budget_balances.c.window_index).in_(keys)
+    placeholders, params = pairs("k", keys)
+    query = cached(
+        "SELECT budget_id, updated_at FROM budget_balances"  # noqa: S608
+        f" WHERE (budget_id, window_index) IN {placeholders}"
     )
-    return {row.budget_id: row.updated_at for row in conn.execute(query)}
+    found = {}
+    for row in query(conn, params):
+        updated = read_time(row.updated_at)
+        assert updated is not None
+        found[row.budget_id] = updated
+    return found
 
 
 def alert_json(event: AlertEvent) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from thrifty.storage.schema import alert_events
+from thrifty.storage.sql import Sql, read_json, read_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +67,26 @@ def list_alerts(
 
 
 def active_alerts(conn: Connection, budget_id: str, window_index: int) -> list[AlertEvent]:
-    """The unacknowledged alert events of ``budget_id``'s window ``window_index``, oldest first."""
-    query = (
-        select(alert_events)
-        .where(
-            alert_events.c.budget_id == budget_id,
-            alert_events.c.window_index == window_index,
-            alert_events.c.acknowledged_at.is_(None),
+    """The unacknowledged alert events of ``budget_id``'s window ``window_index``, oldest first
+    (on the status hot path: one driver-level query)."""
+    rows = _ACTIVE(conn, {"budget_id": budget_id, "window_index": window_index})
+    return [
+        AlertEvent(
+            id=row.id,
+            budget_id=row.budget_id,
+            window_index=row.window_index,
+            kind=row.kind,
+            threshold=row.threshold or None,
+            payload=dict(read_json(row.payload) or {}),
+            created_at=read_time(row.created_at),  # type: ignore[arg-type]
+            acknowledged_at=None,
         )
-        .order_by(alert_events.c.id)
-    )
-    return [_event(row) for row in conn.execute(query)]
+        for row in rows
+    ]
+
+
+_ACTIVE = Sql(
+    "SELECT id, budget_id, window_index, kind, threshold, payload, created_at FROM alert_events"
+    " WHERE budget_id = :budget_id AND window_index = :window_index"
+    " AND acknowledged_at IS NULL ORDER BY id"
+)

@@ -16,7 +16,7 @@ from thrifty.budgets.periods import CarryOverPolicy, Period, PeriodKind
 from thrifty.budgets.thresholds import Action, Threshold
 from thrifty.errors import NotFound
 from thrifty.storage.schema import budgets
-from thrifty.storage.sql import Sql, read_json
+from thrifty.storage.sql import Sql, read_json, read_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +110,16 @@ def delete_budget(conn: Connection, budget_id: str, now: datetime) -> None:
 
 
 def get_budget(conn: Connection, budget_id: str) -> StoredBudget:
-    row = conn.execute(
-        select(budgets).where(budgets.c.id == budget_id, budgets.c.deleted_at.is_(None))
-    ).first()
+    """A live budget (on the status hot path: one driver-level query, memoized spec)."""
+    row = _GET_BUDGET(conn, {"id": budget_id}).first()
     if row is None:
         raise NotFound(f"budget {budget_id!r} does not exist", field="budget_id")
-    return _stored(row)
+    created, updated = read_time(row.created_at), read_time(row.updated_at)
+    assert created is not None and updated is not None
+    return StoredBudget(_memoized_spec(row), row.name, created, updated)
+
+
+_GET_BUDGET = Sql("SELECT * FROM budgets WHERE id = :id AND deleted_at IS NULL")
 
 
 def list_budgets(conn: Connection, scopes: Sequence[Scope] | None = None) -> list[StoredBudget]:
@@ -153,19 +157,21 @@ def specs_for_scopes(conn: Connection, scopes: Sequence[Scope]) -> list[BudgetSp
             # Only placeholders are interpolated; values travel as parameters.
             f"SELECT * FROM budgets WHERE deleted_at IS NULL AND ({condition}) ORDER BY id"  # noqa: S608
         )
-    specs = []
-    for row in query(conn, params):
-        key = repr(tuple(row))  # the whole row: a spec is reused only if nothing changed
-        spec = _SPECS.get(key)
-        if spec is None:
-            if len(_SPECS) > 10_000:
-                _SPECS.clear()
-            fields = dict(row._mapping)
-            fields["models"] = read_json(row.models)
-            fields["thresholds"] = read_json(row.thresholds)
-            spec = _SPECS[key] = _spec(SimpleNamespace(**fields))
-        specs.append(spec)
-    return specs
+    return [_memoized_spec(row) for row in query(conn, params)]
+
+
+def _memoized_spec(row: Any) -> BudgetSpec:
+    """The spec of a driver-level budget row, parsed once per distinct row content."""
+    key = repr(tuple(row))  # the whole row: a spec is reused only if nothing changed
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) > 10_000:
+            _SPECS.clear()
+        fields = dict(row._mapping)
+        fields["models"] = read_json(row.models)
+        fields["thresholds"] = read_json(row.thresholds)
+        spec = _SPECS[key] = _spec(SimpleNamespace(**fields))
+    return spec
 
 
 _CHAIN_QUERIES: dict[int, Sql] = {}
