@@ -112,10 +112,20 @@ class Connection:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
+        chunked = False
         for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
+            lowered = line.lower()
+            if lowered.startswith(b"content-length:"):
                 length = int(line[15:])
-        if length:
+            elif lowered.startswith(b"transfer-encoding:") and b"chunked" in lowered:
+                chunked = True
+        if chunked:  # a stream: read every chunk to the terminating empty one
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        elif length:
             await self.reader.readexactly(length)
         return status
 

@@ -23,6 +23,7 @@ from thrifty.gateway.http import (
 )
 from thrifty.gateway.openai_api import attempts, why
 from thrifty.gateway.pipeline import Attempt, CallContext, Gateway, cost_header
+from thrifty.gateway.ratelimit import admit_chat
 from thrifty.gateway.upstream import MessageStream, complete_message, open_message_stream
 from thrifty.providers.client import UpstreamError
 
@@ -89,6 +90,7 @@ async def messages(request: Request) -> Response:
             "tools": _counting_tools(body.get("tools")),
             "system": body.get("system"),
         }
+        await admit_chat(request, ctx, chain[0], **args)
         if body.get("stream"):
             return await _stream(gateway, ctx, chain, body, args)
         return await _complete(gateway, ctx, chain, body, args)
@@ -151,14 +153,12 @@ async def _relay(
 
     async def settle(status: str) -> None:
         nonlocal settled
-        if settled:
-            return
-        settled = True
         with anyio.CancelScope(shield=True):
-            await stream.close()
-            await gateway.settle(
-                ctx, attempt, reported=stream.usage, output_text="".join(text), status=status
-            )
+            if not settled:
+                settled = True
+                await gateway.settle(
+                    ctx, attempt, reported=stream.usage, output_text="".join(text), status=status
+                )
 
     try:
         async for name, data in stream.events():
@@ -182,3 +182,5 @@ async def _relay(
         yield anthropic_event("error", error)
     finally:
         await settle("disconnected")
+        with anyio.CancelScope(shield=True):
+            await stream.close()

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import httpx
 import orjson
 
 from thrifty.gateway.events import parse_events
@@ -90,14 +89,9 @@ class ChatStream:
         self.usage: Reported | None = None
         self._closed = False
 
-    async def _safe_lines(self) -> AsyncIterator[str]:
-        try:
-            async for line in self._lines:
-                yield line
-        except httpx.TransportError:
-            raise UpstreamError(
-                "upstream closed the stream early", status=502, retryable=False
-            ) from None
+    def _safe_lines(self) -> AsyncIterator[str]:
+        """The upstream's lines (the client turns a broken connection into UpstreamError)."""
+        return self._lines
 
     async def chunks(self) -> AsyncIterator[dict[str, Any]]:
         if speaks_openai(self.attempt):
