@@ -184,7 +184,14 @@ async def drive(
                 begin = time.perf_counter()
             elif scheduled:
                 begin = scheduled  # due while the connection was busy: the wait is queueing
-            status = await connection.request(raw)
+            try:
+                status = await connection.request(raw)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                errors += 1  # the server hung up: count it and reconnect
+                connection.close()
+                connection = await Connection.open(base)
+                connections.append(connection)
+                continue
             latencies.append((time.perf_counter() - begin) * 1000)
             errors += status >= 400
 
