@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from thrifty import __version__, background
 from thrifty.api import audit, budgets, directory, estimates, health, ledger, models, overrides
+from thrifty.api import providers as provider_api
 from thrifty.api.errors import install_error_handlers
 from thrifty.api.state import AppState
 from thrifty.budgets.principal import Directory
@@ -21,6 +22,7 @@ from thrifty.errors import ConfigError
 from thrifty.gateway.pipeline import Gateway
 from thrifty.gateway.routes import install_gateway
 from thrifty.gateway.upstreams import upstream_clients
+from thrifty.providers.health import ProviderHealth
 from thrifty.routing.registry import ModelRegistry
 from thrifty.settings import Settings
 from thrifty.storage import directory_repo, models_repo
@@ -71,6 +73,7 @@ def create_app(
         raise ConfigError("no admin key: set THRIFTY_ADMIN_KEY (thrifty serve generates one)")
     loaded = load_config(settings.config)
     database = Database(settings.database_url)
+    provider_health = ProviderHealth()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +93,7 @@ def create_app(
         sweeper = asyncio.create_task(background.sweep_forever(database, clock, SWEEP_SECONDS))
         try:
             async with upstream_clients(loaded) as clients:
-                app.state.gateway = Gateway(app.state.thrifty, clients)
+                app.state.gateway = Gateway(app.state.thrifty, clients, provider_health)
                 yield
         finally:
             refresher.cancel()
@@ -103,6 +106,7 @@ def create_app(
         summary="Cost-aware LLM gateway: admin API",
         lifespan=lifespan,
     )
+    app.state.provider_health = provider_health
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(models.router)
@@ -112,6 +116,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(directory.router)
     app.include_router(ledger.router)
+    app.include_router(provider_api.router)
     install_gateway(app)
     return app
 

@@ -29,6 +29,7 @@ from thrifty.pricing.catalog import TokenUsage, cost_of
 from thrifty.pricing.output import predict_output_tokens
 from thrifty.pricing.tokens import TokenCount, count_chat, count_text
 from thrifty.providers.client import UpstreamClient
+from thrifty.providers.health import ProviderHealth, outcome_of
 from thrifty.routing.estimates import tokenizer_model
 from thrifty.routing.models import ModelProfile
 from thrifty.storage import ledger
@@ -99,13 +100,20 @@ class Reported:
 
 
 class Gateway:
-    def __init__(self, state: AppState, clients: Mapping[str, UpstreamClient]) -> None:
+    def __init__(
+        self,
+        state: AppState,
+        clients: Mapping[str, UpstreamClient],
+        health: ProviderHealth | None = None,
+    ) -> None:
         self.state = state
         self.clients = clients
         self.providers = {p.name: p for p in state.config.config.providers}
+        self.health = health if health is not None else ProviderHealth()
 
     def chain(self, model_id: str, principal: Principal) -> list[ModelProfile]:
-        """The requested model, then its fallbacks the key may use."""
+        """The requested model, then its fallbacks the key may use, without those whose
+        circuit is open (``providers.health``); ``CircuitOpen`` (503) when none is left."""
         registry = self.state.registry.get()
         profile = registry.profiles.get(model_id)
         if profile is None:
@@ -117,7 +125,13 @@ class Gateway:
             other = registry.profiles.get(fallback)
             if other is not None and principal.may_use(fallback) and other not in chain:
                 chain.append(other)
-        return chain
+        in_rotation: list[ModelProfile] = []
+        for candidate in chain:
+            if self.health.admit(candidate.provider, candidate.id, may_probe=not in_rotation):
+                in_rotation.append(candidate)
+        if not in_rotation:
+            raise self.health.out_of_rotation(profile.provider, profile.id)
+        return in_rotation
 
     def context(
         self,
@@ -254,6 +268,13 @@ class Gateway:
             latency_ms=attempt.elapsed_ms,
             ttft_ms=attempt.ttft_ms,
             metadata={**ctx.metadata, **extra},
+        )
+        self.health.record(
+            attempt.provider.name,
+            attempt.profile.id,
+            outcome_of(status, extra.get("upstream_status")),
+            latency_ms=record.latency_ms,
+            ttft_ms=record.ttft_ms,
         )
         now = self.state.now()
         amount = settlement_nano(cost)
