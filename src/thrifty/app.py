@@ -14,12 +14,14 @@ from fastapi import FastAPI
 from thrifty import __version__, background
 from thrifty.api import audit, budgets, directory, estimates, health, ledger, models, overrides
 from thrifty.api import providers as provider_api
+from thrifty.api import rate_limits as rate_limit_api
 from thrifty.api.errors import install_error_handlers
 from thrifty.api.state import AppState
 from thrifty.budgets.principal import Directory
 from thrifty.config.loader import LoadedConfig, config_price_point, load_config, to_profile
 from thrifty.errors import ConfigError
 from thrifty.gateway.pipeline import Gateway
+from thrifty.gateway.ratelimit import RateLimiter
 from thrifty.gateway.routes import install_gateway
 from thrifty.gateway.upstreams import upstream_clients
 from thrifty.providers.health import ProviderHealth
@@ -87,8 +89,11 @@ def create_app(
         app.state.thrifty = AppState(
             settings, database, loaded, registry, settings.admin_key, clock, directory=keys
         )
+        limiter = RateLimiter.build(database, settings.redis_url, clock)
+        await anyio.to_thread.run_sync(limiter.limits.refresh)
+        app.state.rate_limiter = limiter
         refresher = asyncio.create_task(
-            background.refresh_forever([registry, keys], CACHE_REFRESH_SECONDS)
+            background.refresh_forever([registry, keys, limiter.limits], CACHE_REFRESH_SECONDS)
         )
         sweeper = asyncio.create_task(background.sweep_forever(database, clock, SWEEP_SECONDS))
         try:
@@ -98,6 +103,7 @@ def create_app(
         finally:
             refresher.cancel()
             sweeper.cancel()
+            await limiter.close()
             database.close()
 
     app = FastAPI(
@@ -116,6 +122,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(directory.router)
     app.include_router(ledger.router)
+    app.include_router(rate_limit_api.router)
     app.include_router(provider_api.router)
     install_gateway(app)
     return app

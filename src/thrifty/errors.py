@@ -13,7 +13,8 @@ the edges (``api``, ``gateway``, ``cli``) map them to HTTP statuses or exit code
      ├── PermissionDenied         the credentials may not do this                  → 403
      ├── PricingError             no price is known for a model                    → 422
      ├── BudgetRefused            a budget of the chain refuses the request         → 402
-     └── StorageError             the database failed or is unreachable            → 503
+     ├── RateLimited              a rate limit of the chain refuses the request     → 429
+     └── StorageError             the database (or Redis) failed or is unreachable → 503
 """
 
 from __future__ import annotations
@@ -79,6 +80,33 @@ class BudgetRefused(ThriftyError):
         super().__init__(message)
         self.code = reason
         self.budget_id = budget_id
+
+
+class RateLimited(ThriftyError):
+    """A request-per-minute or token-per-minute limit of the chain refuses the request.
+
+    Names the limit (``limit_id``, ``scope``, ``kind``: ``requests_per_minute`` or
+    ``tokens_per_minute``) and how many seconds until the window frees (``retry_after_s``).
+    ``headers`` are the response headers the edges send with it."""
+
+    code = "rate_limit_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit_id: str,
+        scope: str,
+        kind: str,
+        retry_after_s: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.limit_id = limit_id
+        self.scope = scope
+        self.kind = kind
+        self.retry_after_s = retry_after_s
+        self.headers = {"retry-after": str(retry_after_s), **(headers or {})}
 
 
 class StorageError(ThriftyError):

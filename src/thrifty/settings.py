@@ -17,6 +17,7 @@ ENVIRONMENT = {
     "THRIFTY_CONFIG": "path of the YAML config file (default: the built-in demo configuration)",
     "THRIFTY_DATABASE_URL": f"database URL (default {DEFAULT_URL})",
     "THRIFTY_ADMIN_KEY": "the admin API key (default: generated and printed at start)",
+    "THRIFTY_REDIS_URL": "Redis URL for the rate-limit counters (default: in the database)",
 }
 
 
@@ -28,6 +29,7 @@ class Settings:
     config: str | None = None
     database_url: str = DEFAULT_URL
     admin_key: str | None = None
+    redis_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +48,8 @@ class Settings:
             values["database_url"] = env["THRIFTY_DATABASE_URL"]
         if env.get("THRIFTY_ADMIN_KEY"):
             values["admin_key"] = env["THRIFTY_ADMIN_KEY"]
+        if env.get("THRIFTY_REDIS_URL"):
+            values["redis_url"] = env["THRIFTY_REDIS_URL"]
         return replace(settings, **values)  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:
@@ -60,6 +64,8 @@ class Settings:
             env["THRIFTY_CONFIG"] = self.config
         if self.admin_key:
             env["THRIFTY_ADMIN_KEY"] = self.admin_key
+        if self.redis_url:
+            env["THRIFTY_REDIS_URL"] = self.redis_url
         return env
 
 

@@ -27,6 +27,7 @@ _STATUS: list[tuple[type[errors.ThriftyError], int, str]] = [
     (errors.PermissionDenied, 403, "permission_error"),
     (errors.PricingError, 422, "invalid_request_error"),
     (errors.BudgetRefused, 402, "budget_exceeded"),
+    (errors.RateLimited, 429, "rate_limit_error"),
     (errors.StorageError, 503, "service_unavailable"),
     (errors.ConfigError, 400, "invalid_request_error"),
 ]
@@ -54,6 +55,8 @@ async def _thrifty_error(request: Request, exc: Exception) -> FastJSONResponse:
     body = error_body(message, kind, exc.code, exc.field)
     if isinstance(exc, errors.BudgetRefused):
         body["error"]["budget_id"] = exc.budget_id
+    if isinstance(exc, errors.RateLimited):
+        return FastJSONResponse(body, status_code=status, headers=exc.headers)
     return FastJSONResponse(body, status_code=status)
 
 

@@ -23,6 +23,7 @@ from thrifty.gateway.http import (
 )
 from thrifty.gateway.openai_api import attempts, why
 from thrifty.gateway.pipeline import Attempt, CallContext, Gateway, cost_header
+from thrifty.gateway.ratelimit import admit_chat
 from thrifty.gateway.upstream import MessageStream, complete_message, open_message_stream
 from thrifty.providers.client import UpstreamError
 
@@ -89,6 +90,7 @@ async def messages(request: Request) -> Response:
             "tools": _counting_tools(body.get("tools")),
             "system": body.get("system"),
         }
+        await admit_chat(request, ctx, chain[0], **args)
         if body.get("stream"):
             return await _stream(gateway, ctx, chain, body, args)
         return await _complete(gateway, ctx, chain, body, args)

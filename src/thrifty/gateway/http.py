@@ -14,7 +14,13 @@ from thrifty.api.errors import status_of
 from thrifty.api.state import AppState
 from thrifty.budgets.model import Priority, parse_priority
 from thrifty.budgets.principal import Principal
-from thrifty.errors import AuthenticationFailed, BudgetRefused, InvalidInput, ThriftyError
+from thrifty.errors import (
+    AuthenticationFailed,
+    BudgetRefused,
+    InvalidInput,
+    RateLimited,
+    ThriftyError,
+)
 from thrifty.providers.client import UpstreamError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -115,6 +121,9 @@ def openai_error(exc: ThriftyError, request_id: str) -> Response:
     headers = {"x-thrifty-request-id": request_id}
     if isinstance(exc, UpstreamError) and exc.status == 429:
         headers["retry-after"] = "1"
+    if isinstance(exc, RateLimited):
+        error["rate_limit"] = {"id": exc.limit_id, "scope": exc.scope, "limit": exc.kind}
+        headers.update(exc.headers)
     return Response(orjson.dumps({"error": error}), status, headers, "application/json")
 
 
@@ -134,6 +143,8 @@ def anthropic_error(exc: ThriftyError, request_id: str) -> Response:
     kind = _ANTHROPIC_TYPES.get(status, "api_error")
     body = {"type": "error", "error": {"type": kind, "message": exc.message}}
     headers = {"x-thrifty-request-id": request_id, "request-id": request_id}
+    if isinstance(exc, RateLimited):
+        headers.update(exc.headers)
     return Response(orjson.dumps(body), status, headers, "application/json")
 
 

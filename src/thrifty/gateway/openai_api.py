@@ -26,6 +26,7 @@ from thrifty.gateway.http import (
     success_headers,
 )
 from thrifty.gateway.pipeline import Attempt, CallContext, Gateway, Reported, cost_header
+from thrifty.gateway.ratelimit import admit_chat, admit_tokens
 from thrifty.gateway.upstream import complete_chat, count_many, embed, open_chat_stream
 from thrifty.providers.client import UpstreamError
 from thrifty.routing.estimates import tokenizer_model
@@ -79,6 +80,7 @@ async def chat_completions(request: Request) -> Response:
             "max_tokens": (max_tokens or 0) * body.get("n", 1) or None,
             "tools": body.get("tools"),
         }
+        await admit_chat(request, ctx, chain[0], **attempt_args)
         if body.get("stream"):
             return await _stream(gateway, ctx, chain, body, attempt_args)
         return await _complete(gateway, ctx, chain, body, attempt_args)
@@ -246,6 +248,7 @@ async def embeddings(request: Request) -> Response:
         ctx = gateway.context(request_id, principal, priority, tags, metadata)
         profile = gateway.chain(model, principal)[0]
         counted = count_many(inputs, body.get("input"), tokenizer_model(profile))
+        await admit_tokens(request, ctx, counted.tokens)
         attempt = await gateway.hold_tokens(ctx, profile, 0, counted, 0)
         try:
             response, reported = await embed(attempt, body)

@@ -281,3 +281,31 @@ audit_log = Table(
     Column("details", JSON, nullable=False),
     Index("ix_audit_log_target", "target_type", "target_id"),
 )
+
+# --- Rate limits (issue: gateway) ----------------------------------------------------------
+
+# Requests and tokens per minute on one key, user, team or organisation (one limit a scope).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("scope_type", String(16), nullable=False),  # key | user | team | organization
+    Column("scope_id", String(200), nullable=False),
+    Column("requests_per_minute", BigInteger),  # null: no request limit
+    Column("tokens_per_minute", BigInteger),  # null: no token limit
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ux_rate_limits_scope", "scope_type", "scope_id", unique=True),
+)
+
+# What each limited scope admitted in one UTC minute (when Redis does not keep the counters).
+rate_counters = Table(
+    "rate_counters",
+    metadata,
+    Column("scope_type", String(16), primary_key=True),
+    Column("scope_id", String(200), primary_key=True),
+    Column("window_start", UTCDateTime, primary_key=True),  # the minute's first instant
+    Column("requests", BigInteger, nullable=False),
+    Column("tokens", BigInteger, nullable=False),
+    Index("ix_rate_counters_window", "window_start"),
+)
