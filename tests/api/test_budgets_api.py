@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import insert
 from starlette.testclient import TestClient
 
-from conftest import ADMIN_KEY
 from thrifty.settings import Settings
 from thrifty.storage.database import Database
 from thrifty.storage.schema import alert_events, budget_balances, orgs, teams
 
+ADMIN_KEY = "test-admin-key"  # as tests/conftest.py sets it
 NOW = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)  # 10 of November's 30 days have passed
 USD = 10**9
 BUDGET: dict[str, Any] = {

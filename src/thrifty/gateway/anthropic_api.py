@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from thrifty.errors import InvalidInput, ThriftyError
+from thrifty.gateway.attempts import first_success
 from thrifty.gateway.events import anthropic_event
 from thrifty.gateway.http import (
     anthropic_error,
@@ -21,7 +22,6 @@ from thrifty.gateway.http import (
     request_marks,
     success_headers,
 )
-from thrifty.gateway.openai_api import attempts, why
 from thrifty.gateway.pipeline import Attempt, CallContext, Gateway, cost_header
 from thrifty.gateway.ratelimit import admit_chat
 from thrifty.gateway.upstream import MessageStream, complete_message, open_message_stream
@@ -101,46 +101,24 @@ async def messages(request: Request) -> Response:
 async def _complete(
     gateway: Gateway, ctx: CallContext, chain: list[Any], body: dict[str, Any], args: dict[str, Any]
 ) -> Response:
-    failure: UpstreamError | None = None
-    async for attempt in attempts(gateway, ctx, chain, args):
-        try:
-            answer, reported = await complete_message(attempt, body)
-        except UpstreamError as exc:
-            await gateway.settle(ctx, attempt, reported=None, status="error", extra=why(exc))
-            if not exc.retryable:
-                raise
-            failure = exc
-            continue
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await gateway.settle(ctx, attempt, reported=None, status="error")
-            raise
-        cost = await gateway.settle(ctx, attempt, reported=reported, output_text=_text_of(answer))
-        answer["model"] = attempt.profile.id
-        headers = success_headers(ctx.request_id, attempt.profile.id, cost_header(cost))
-        return Response(orjson.dumps(answer), 200, headers, "application/json")
-    assert failure is not None
-    raise failure
+    attempt, (answer, reported) = await first_success(
+        gateway, ctx, chain, args, lambda attempt: complete_message(attempt, body)
+    )
+    cost = await gateway.settle(ctx, attempt, reported=reported, output_text=_text_of(answer))
+    answer["model"] = attempt.profile.id
+    headers = success_headers(ctx.request_id, attempt.profile.id, cost_header(cost))
+    return Response(orjson.dumps(answer), 200, headers, "application/json")
 
 
 async def _stream(
     gateway: Gateway, ctx: CallContext, chain: list[Any], body: dict[str, Any], args: dict[str, Any]
 ) -> Response:
-    failure: UpstreamError | None = None
-    async for attempt in attempts(gateway, ctx, chain, args):
-        try:
-            stream = await open_message_stream(attempt, body)
-        except UpstreamError as exc:
-            await gateway.settle(ctx, attempt, reported=None, status="error", extra=why(exc))
-            if not exc.retryable:
-                raise
-            failure = exc
-            continue
-        headers = success_headers(ctx.request_id, attempt.profile.id, None)
-        relay = _relay(gateway, ctx, attempt, stream)
-        return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
-    assert failure is not None
-    raise failure
+    attempt, stream = await first_success(
+        gateway, ctx, chain, args, lambda attempt: open_message_stream(attempt, body)
+    )
+    headers = success_headers(ctx.request_id, attempt.profile.id, None)
+    relay = _relay(gateway, ctx, attempt, stream)
+    return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
 
 
 async def _relay(

@@ -15,7 +15,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from thrifty.errors import BudgetRefused, InvalidInput, ThriftyError
+from thrifty.errors import InvalidInput, ThriftyError
+from thrifty.gateway.attempts import first_success, why
 from thrifty.gateway.events import OPENAI_DONE, openai_chunk
 from thrifty.gateway.http import (
     authenticate,
@@ -88,70 +89,28 @@ async def chat_completions(request: Request) -> Response:
         return openai_error(exc, request_id)
 
 
-async def attempts(
-    gateway: Gateway, ctx: CallContext, chain: list, args: dict
-) -> AsyncIterator[Attempt]:  # type: ignore[type-arg]
-    """Holds for each model of the chain in turn; a budget refusal of a fallback skips it."""
-    refusal: BudgetRefused | None = None
-    for number, profile in enumerate(chain):
-        try:
-            yield await gateway.hold(ctx, profile, number, **args)
-        except BudgetRefused as exc:
-            if number == 0:
-                raise
-            refusal = refusal or exc
-    if refusal is not None:
-        raise refusal
-
-
 async def _complete(
-    gateway: Gateway, ctx: CallContext, chain: list, body: dict, args: dict
-) -> Response:  # type: ignore[type-arg]
-    failure: UpstreamError | None = None
-    async for attempt in attempts(gateway, ctx, chain, args):
-        try:
-            response, reported = await complete_chat(attempt, body)
-        except UpstreamError as exc:
-            await gateway.settle(ctx, attempt, reported=None, status="error", extra=why(exc))
-            if not exc.retryable:
-                raise
-            failure = exc
-            continue
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await gateway.settle(ctx, attempt, reported=None, status="error")
-            raise
-        cost = await gateway.settle(ctx, attempt, reported=reported, output_text=_text_of(response))
-        response["model"] = attempt.profile.id
-        headers = success_headers(ctx.request_id, attempt.profile.id, cost_header(cost))
-        return Response(orjson.dumps(response), 200, headers, "application/json")
-    assert failure is not None
-    raise failure
-
-
-def why(exc: UpstreamError) -> dict[str, Any]:
-    return {"error": exc.message, "upstream_status": exc.status}
+    gateway: Gateway, ctx: CallContext, chain: list[Any], body: dict[str, Any], args: dict[str, Any]
+) -> Response:
+    attempt, (response, reported) = await first_success(
+        gateway, ctx, chain, args, lambda attempt: complete_chat(attempt, body)
+    )
+    cost = await gateway.settle(ctx, attempt, reported=reported, output_text=_text_of(response))
+    response["model"] = attempt.profile.id
+    headers = success_headers(ctx.request_id, attempt.profile.id, cost_header(cost))
+    return Response(orjson.dumps(response), 200, headers, "application/json")
 
 
 async def _stream(
-    gateway: Gateway, ctx: CallContext, chain: list, body: dict, args: dict
-) -> Response:  # type: ignore[type-arg]
-    failure: UpstreamError | None = None
+    gateway: Gateway, ctx: CallContext, chain: list[Any], body: dict[str, Any], args: dict[str, Any]
+) -> Response:
     wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    async for attempt in attempts(gateway, ctx, chain, args):
-        try:
-            stream = await open_chat_stream(attempt, body)
-        except UpstreamError as exc:
-            await gateway.settle(ctx, attempt, reported=None, status="error", extra=why(exc))
-            if not exc.retryable:
-                raise
-            failure = exc
-            continue
-        headers = success_headers(ctx.request_id, attempt.profile.id, None)
-        relay = _relay(gateway, ctx, attempt, stream, wants_usage)
-        return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
-    assert failure is not None
-    raise failure
+    attempt, stream = await first_success(
+        gateway, ctx, chain, args, lambda attempt: open_chat_stream(attempt, body)
+    )
+    headers = success_headers(ctx.request_id, attempt.profile.id, None)
+    relay = _relay(gateway, ctx, attempt, stream, wants_usage)
+    return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
 
 
 async def _relay(
