@@ -178,6 +178,7 @@ async def status_latency(url: str, records: int, requests: int) -> None:
         health = build_request(base, "GET", "/healthz")
         status = build_request(base, "GET", "/api/v1/budgets/b1/status", headers=headers)
         scope = build_request(base, "GET", "/api/v1/budgets/status/team/eng", headers=headers)
+        capacity = {}
         for name, raw in (
             ("baseline GET /healthz", health),
             ("GET /budgets/b1/status", status),
@@ -185,10 +186,12 @@ async def status_latency(url: str, records: int, requests: int) -> None:
         ):
             for concurrency in (1, 16):
                 result = await drive(name, base, raw, concurrency=concurrency, requests=requests)
+                capacity[name] = result.throughput
                 print("  " + result.line())
+        rate = capacity["GET /budgets/b1/status"] / 2
         for name, raw in (("baseline GET /healthz", health), ("GET /budgets/b1/status", status)):
             result = await drive(
-                f"{name} @400/s", base, raw, concurrency=32, requests=requests, rate=400
+                f"{name} @{rate:.0f}/s", base, raw, concurrency=32, requests=requests, rate=rate
             )
             print("  " + result.line())
 
