@@ -125,5 +125,7 @@ def test_openai_provider_requires_base_url() -> None:
 
 
 def test_rules_are_kept() -> None:
-    text = GOOD.replace("rules: []", "rules:\n  - name: r1\n    priority: 1\n")
-    assert parse_config(text, "f.yaml").rules == [{"name": "r1", "priority": 1}]
+    rule = "rules:\n  - name: r1\n    priority: 1\n    then: [{type: route-to, model: gpt-4o}]\n"
+    assert parse_config(GOOD.replace("rules: []", rule), "f.yaml").rules == [
+        {"name": "r1", "priority": 1, "then": [{"type": "route-to", "model": "gpt-4o"}]}
+    ]

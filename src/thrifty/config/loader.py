@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path as FilePath
+from typing import Any
 
 from thrifty.config.schema import ModelConfig, ProviderConfig, ThriftyConfig
 from thrifty.config.yamlsource import Path, YamlDocument, dotted, parse_yaml, validate, where
@@ -13,6 +14,7 @@ from thrifty.errors import ConfigError
 from thrifty.pricing.catalog import CatalogRef, lookup
 from thrifty.pricing.prices import BEGINNING, PricePoint, PriceSource, PriceSpec
 from thrifty.routing.models import ModelProfile
+from thrifty.rules import RuleSet
 
 DEMO = "demo"
 _CATALOG_BY_KIND = {"openai": "openai", "anthropic": "anthropic"}
@@ -45,7 +47,14 @@ def parse_config(text: str, source: str) -> ThriftyConfig:
     data = document.data if document.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a mapping with providers/models/rules")
-    config = validate(ThriftyConfig, data, document)
+    try:
+        config = validate(ThriftyConfig, data, document)
+    except ConfigError as exc:  # report the rules' problems too, all in one error
+        rules = data.get("rules")
+        found: list[str] = []
+        if isinstance(rules, list) and all(isinstance(rule, dict) for rule in rules):
+            found = _rule_problems(rules, document, None)
+        raise ConfigError("\n".join([exc.message, *found])) from None
     _check_references(config, document)
     return config
 
@@ -78,8 +87,40 @@ def _check_references(config: ThriftyConfig, document: YamlDocument) -> None:
                 f"catalog does not know {str(catalog_ref(model, provider))!r}; set `price` "
                 "or `catalog_id`"
             )
+    problems.extend(_rule_problems(config.rules, document, model_ids))
+    _unique([a.name for a in config.aliases], "aliases", "name", document, problems)
+    for i, alias in enumerate(config.aliases):
+        if alias.name in model_ids or alias.name == "auto":
+            path = ("aliases", i, "name")
+            problems.append(
+                f"{where(document, path)}: {dotted(path)}: {alias.name!r} is a model id already"
+                if alias.name != "auto"
+                else f"{where(document, path)}: {dotted(path)}: 'auto' is reserved"
+            )
+        for j, candidate in enumerate(alias.candidates or []):
+            if candidate not in model_ids:
+                path = ("aliases", i, "candidates", j)
+                problems.append(
+                    f"{where(document, path)}: {dotted(path)}: {candidate!r} is not a configured "
+                    "model"
+                )
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def _rule_problems(rules: list[Any], document: YamlDocument, models: set[str] | None) -> list[str]:
+    """Every problem of the ``rules`` section, each naming its line, rule and key path;
+    with ``models``, also every model a rule names that is not one of them."""
+    try:
+        RuleSet.parse(
+            rules,
+            source=document.source,
+            locate=lambda path: document.line_of(("rules", *path)),
+            known_models=models,
+        )
+    except ConfigError as exc:
+        return exc.message.splitlines()
+    return []
 
 
 def _unique(

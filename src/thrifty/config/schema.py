@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from thrifty.errors import InvalidInput
+from thrifty.routing.strategy import Strategy, parse_quality_requirement
 from thrifty.routing.tasks import QUALITY_KEYS, Capability
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][\w.:/@+-]*$")]
@@ -80,11 +82,58 @@ class ModelConfig(Strict):
         return self
 
 
+QualityRequirement = Annotated[str, Field(min_length=1)] | Annotated[Decimal, Field(gt=0, le=1)]
+
+
+def _check_quality(value: QualityRequirement | None) -> QualityRequirement | None:
+    if value is not None:
+        try:
+            parse_quality_requirement(value, field="quality_requirement")
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+    return value
+
+
+class AliasConfig(Strict):
+    """A model name clients may send that means "select for me" with these settings."""
+
+    name: Name
+    strategy: Strategy = Strategy.COST_AWARE
+    candidates: Annotated[list[Name], Field(min_length=1, max_length=500)] | None = None
+    quality_requirement: QualityRequirement | None = None
+    cost_limit: Money | None = None
+
+    _quality = field_validator("quality_requirement")(_check_quality)
+
+
+class RouterConfig(Strict):
+    """A learned router (``thrifty router train``) whose predictions replace profile quality."""
+
+    path: Annotated[str, Field(min_length=1)]
+    min_quality: Annotated[float, Field(gt=0, le=1)] | None = None
+    """The operating point to route at (one the router was trained for; default: its first)."""
+
+
+class SelectionConfig(Strict):
+    """Defaults of model selection, for requests no rule or key says otherwise about."""
+
+    strategy: Strategy = Strategy.COST_AWARE
+    quality_requirement: QualityRequirement = "medium"
+    exploration: Annotated[float, Field(ge=0, le=1)] = 0.05
+    prior_strength: Annotated[float, Field(gt=0, le=1_000_000)] = 20.0
+    max_fallbacks: Annotated[int, Field(ge=0, le=20)] = 3
+
+    _quality = field_validator("quality_requirement")(_check_quality)
+
+
 class ThriftyConfig(Strict):
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
     rules: list[dict[str, Any]] = Field(default_factory=list)
     """Steering rules; their own schema is checked by the ``rules`` domain."""
+    aliases: list[AliasConfig] = Field(default_factory=list)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    router: RouterConfig | None = None
 
 
 def config_keys() -> dict[str, list[str]]:
@@ -94,13 +143,19 @@ def config_keys() -> dict[str, list[str]]:
         "providers": list(ProviderConfig.model_fields),
         "models": list(ModelConfig.model_fields),
         "models.price": list(PriceConfig.model_fields),
+        "aliases": list(AliasConfig.model_fields),
+        "selection": list(SelectionConfig.model_fields),
+        "router": list(RouterConfig.model_fields),
     }
 
 
 __all__ = [
+    "AliasConfig",
     "ModelConfig",
     "PriceConfig",
     "ProviderConfig",
+    "RouterConfig",
+    "SelectionConfig",
     "ThriftyConfig",
     "config_keys",
 ]
