@@ -44,3 +44,22 @@ def test_formula_equals_genai_prices_on_every_catalog_model(
             continue
         expected = genai_cost(price, input_tokens, output_tokens, cache_read, cache_write)  # type: ignore[arg-type]
         assert formula.cost(input_tokens, output_tokens, cache_read, cache_write) == expected, ref
+
+
+def test_costs_of_equals_cost_of_to_the_last_digit() -> None:
+    from genai_prices import data_snapshot
+
+    from thrifty.pricing.catalog import TokenUsage, cost_of, costs_of
+
+    checked = 0
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            prices = model.prices if isinstance(model.prices, list) else [model.prices]
+            for entry in prices:
+                price = getattr(entry, "prices", entry)
+                for tokens in (0, 1_234, 300_000):
+                    got = costs_of(price, tokens, (0, 777, 65_536))
+                    want = [cost_of(price, TokenUsage(tokens, out)) for out in (0, 777, 65_536)]
+                    assert [str(g) for g in got] == [str(w) for w in want], model.id
+                    checked += 1
+    assert checked > 5000

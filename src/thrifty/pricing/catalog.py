@@ -120,6 +120,24 @@ def resolve_price(
     )
 
 
+def price_validity(
+    overrides: Sequence[PricePoint], catalog: CatalogRef | None, at: datetime
+) -> tuple[datetime | None, datetime | None] | None:
+    """The interval ``[start, end)`` around ``at`` in which ``resolve_price`` gives the same
+    answer (None bounds: open), or None when that cannot be known cheaply (a catalog price
+    with conditions, such as time-of-day prices)."""
+    starts = sorted({point.effective_from for point in overrides})
+    later = next((start for start in starts if start > at), None)
+    in_force = price_in_force(overrides, at)
+    if in_force is not None:
+        return in_force.effective_from, later
+    if catalog is not None:
+        found = _find(catalog)
+        if found is not None and not isinstance(found[1].prices, ModelPrice):
+            return None
+    return None, later
+
+
 _FORMULAS: dict[int, tuple[ModelPrice, TokenFormula | None]] = {}
 
 
@@ -146,6 +164,15 @@ def cost_of(price: ModelPrice, usage: TokenUsage) -> Decimal:
     if formula is None:
         return genai_cost(price, *args)
     return formula.cost(*args)
+
+
+def costs_of(price: ModelPrice, input_tokens: int, outputs: tuple[int, ...]) -> list[Decimal]:
+    """``cost_of`` for ``input_tokens`` with each of ``outputs`` output tokens (no cache use),
+    the input priced once; equal to ``cost_of`` to the last digit."""
+    formula = _formula(price)
+    if formula is None:
+        return [cost_of(price, TokenUsage(input_tokens, out)) for out in outputs]
+    return formula.costs(input_tokens, outputs)
 
 
 def search(query: str, limit: int = 50) -> list[CatalogEntry]:

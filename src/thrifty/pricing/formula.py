@@ -65,6 +65,16 @@ class TokenFormula:
             total += _unit(self.output, output_tokens, input_tokens)
         return total
 
+    def costs(self, input_tokens: int, outputs: tuple[int, ...]) -> list[Decimal]:
+        """``cost(input_tokens, out, 0, 0)`` for each ``out``, the input priced once: the same
+        Decimal operations in the same order, so the same values to the last digit."""
+        base = Decimal(0)
+        if self.input is not None:
+            base += _unit(self.input, input_tokens, input_tokens)
+        if self.output is None:
+            return [base for _ in outputs]
+        return [base + _unit(self.output, out, input_tokens) for out in outputs]
+
 
 def _unit(price: Decimal | TieredPrices, count: int, total_input: int) -> Decimal:
     if isinstance(price, TieredPrices):

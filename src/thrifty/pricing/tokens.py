@@ -22,6 +22,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from thrifty.pricing.images import image_tokens, inline_image_size
@@ -96,6 +97,16 @@ def count_chat(
     )
 
 
+#: Texts up to this many characters have their encoded length remembered (a request's prompt
+#: is counted for analysis, for every candidate's tokenizer family and for its hold).
+MEMO_MAX_CHARS = 32_768
+
+
+@lru_cache(maxsize=2048)
+def _encoded_length(encoding_name: str, text: str) -> int:
+    return len(encoding(encoding_name).encode_ordinary(text))
+
+
 def _scaled(tokens: int, tokenizer: Tokenizer) -> int:
     # Round half up: the factor is a median ratio, so the estimate should be unbiased.
     return tokens if tokenizer.exact else math.floor(tokens * tokenizer.factor + 0.5)
@@ -114,7 +125,11 @@ class _Tally:
         self.exact = True
 
     def text(self, value: str) -> None:
-        if value:
+        if not value:
+            return
+        if len(value) <= MEMO_MAX_CHARS:
+            self.encoded += _encoded_length(self.tokenizer.encoding, value)
+        else:
             self.encoded += len(self.encode(value))
 
     def content(self, content: object) -> None:

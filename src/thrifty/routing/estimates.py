@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from thrifty.pricing.catalog import CatalogRef
 from thrifty.pricing.estimate import Estimate, PricedRequest, count_input, estimate_cost
@@ -25,9 +26,12 @@ class ModelEstimate:
 
 def tokenizer_model(profile: ModelProfile) -> str:
     """The model name whose tokenizer counts this profile's tokens."""
-    if profile.catalog_id:
-        return CatalogRef.parse(profile.catalog_id).model
-    return profile.upstream_model
+    return _tokenizer_model(profile.catalog_id, profile.upstream_model)
+
+
+@lru_cache(maxsize=4096)
+def _tokenizer_model(catalog_id: str | None, upstream_model: str) -> str:
+    return CatalogRef.parse(catalog_id).model if catalog_id else upstream_model
 
 
 def estimate_across(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from thrifty.errors import UnknownModel
-from thrifty.pricing.catalog import CatalogRef, ResolvedPrice, resolve_price
+from thrifty.pricing.catalog import CatalogRef, ResolvedPrice, price_validity, resolve_price
 from thrifty.pricing.prices import PricePoint
 from thrifty.routing.models import ModelProfile
 
@@ -19,6 +19,10 @@ from thrifty.routing.models import ModelProfile
 class ModelRegistry:
     profiles: Mapping[str, ModelProfile] = field(default_factory=dict)
     prices: Mapping[str, Sequence[PricePoint]] = field(default_factory=dict)
+    #: Resolved prices with the interval in which they hold (``price_validity``).
+    _resolved: dict[str, tuple[ResolvedPrice, datetime | None, datetime | None]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(
@@ -43,7 +47,17 @@ class ModelRegistry:
         return len(self.profiles)
 
     def price_of(self, model_id: str, at: datetime) -> ResolvedPrice:
-        """The price of a registered model in force at ``at``."""
+        """The price of a registered model in force at ``at`` (remembered while it holds)."""
+        known = self._resolved.get(model_id)
+        if known is not None:
+            price, start, end = known
+            if (start is None or at >= start) and (end is None or at < end):
+                return price
         profile = self.get(model_id)
         catalog = CatalogRef.parse(profile.catalog_id) if profile.catalog_id else None
-        return resolve_price(model_id, self.prices.get(model_id, ()), catalog, at)
+        points = self.prices.get(model_id, ())
+        price = resolve_price(model_id, points, catalog, at)
+        validity = price_validity(points, catalog, at)
+        if validity is not None:
+            self._resolved[model_id] = (price, *validity)
+        return price
