@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from thrifty.budgets.fit import headroom_nano
@@ -68,6 +69,7 @@ class Restrictions:
     """What model selection must respect for one request. ``reasons`` explains each field."""
 
     model_downgrading: Downgrading = Downgrading.NONE
+    downgrade_percent: Decimal | None = None  # the threshold (percent) that set the downgrading
     blocked_models: frozenset[str] = frozenset()
     require_approval_above_nano: int | None = None
     max_cost_per_request_nano: int | None = None
@@ -95,6 +97,7 @@ NO_RESTRICTIONS = Restrictions()
 @dataclass
 class _Builder:
     downgrading: Downgrading = Downgrading.NONE
+    downgrade_percent: Decimal | None = None
     blocked_models: set[str] = field(default_factory=set)
     approval_above: int | None = None
     max_cost: int | None = None
@@ -103,9 +106,10 @@ class _Builder:
     overrides_used: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
-    def downgrade(self, level: Downgrading) -> None:
+    def downgrade(self, level: Downgrading, percent: Decimal) -> None:
         if _RANK[level] > _RANK[self.downgrading]:
             self.downgrading = level
+            self.downgrade_percent = percent
 
     def block(self, budget_id: str) -> None:
         if self.blocking_budget is None:
@@ -114,6 +118,7 @@ class _Builder:
     def build(self) -> Restrictions:
         return Restrictions(
             model_downgrading=self.downgrading,
+            downgrade_percent=self.downgrade_percent,
             blocked_models=frozenset(self.blocked_models),
             require_approval_above_nano=self.approval_above,
             max_cost_per_request_nano=self.max_cost,
@@ -165,10 +170,10 @@ def _apply_budget(
             builder.reasons.append(f"{why}: {action} (soft budget, not enforced)")
             continue
         if action is Action.PREFER_CHEAPER:
-            builder.downgrade(Downgrading.PREFER)
+            builder.downgrade(Downgrading.PREFER, threshold.percent)
             builder.reasons.append(f"{why}: prefer cheaper models")
         elif action is Action.RESTRICT_MODELS:
-            builder.downgrade(Downgrading.ENFORCE)
+            builder.downgrade(Downgrading.ENFORCE, threshold.percent)
             builder.reasons.append(f"{why}: only cheaper models")
         elif action is Action.REQUIRE_APPROVAL:
             if override is not None:
