@@ -33,8 +33,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def thrifty_server(workers: int = 1, database_url: str | None = None) -> Iterator[str]:
-    """A ``thrifty serve`` process on a free port with a fresh SQLite database."""
+def thrifty_server(
+    workers: int = 1, database_url: str | None = None, config: str | None = None
+) -> Iterator[str]:
+    """A ``thrifty serve`` process on a free port with a fresh SQLite database (and the
+    config file ``config``, else the built-in demo)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -42,6 +45,8 @@ def thrifty_server(workers: int = 1, database_url: str | None = None) -> Iterato
             "THRIFTY_ADMIN_KEY": ADMIN_KEY,
             "THRIFTY_DATABASE_URL": database_url or f"sqlite:///{Path(tmp) / 'bench.db'}",
         }
+        if config is not None:
+            env["THRIFTY_CONFIG"] = config
         command = [sys.executable, "-m", "thrifty.cli", "serve", "--port", str(port)]
         command += ["--workers", str(workers)]
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)

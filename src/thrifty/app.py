@@ -12,22 +12,43 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from thrifty import __version__, background
-from thrifty.api import audit, budgets, directory, estimates, health, ledger, models, overrides
+from thrifty.api import (
+    audit,
+    budgets,
+    directory,
+    estimates,
+    explainer,
+    health,
+    ledger,
+    models,
+    overrides,
+    selection,
+)
 from thrifty.api import providers as provider_api
 from thrifty.api import rate_limits as rate_limit_api
+from thrifty.api import rules as rules_api
 from thrifty.api.errors import install_error_handlers
 from thrifty.api.state import AppState
 from thrifty.budgets.principal import Directory
-from thrifty.config.loader import LoadedConfig, config_price_point, load_config, to_profile
+from thrifty.config.loader import (
+    DEMO,
+    LoadedConfig,
+    config_price_point,
+    load_config,
+    to_profile,
+)
 from thrifty.errors import ConfigError
 from thrifty.gateway.pipeline import Gateway
 from thrifty.gateway.ratelimit import RateLimiter
 from thrifty.gateway.routes import install_gateway
+from thrifty.gateway.rulebook import RuleBook
+from thrifty.gateway.steering import Steering
 from thrifty.gateway.upstreams import upstream_clients
 from thrifty.providers.health import ProviderHealth
+from thrifty.routing.feedback import QualityBook
 from thrifty.routing.registry import ModelRegistry
 from thrifty.settings import Settings
-from thrifty.storage import directory_repo, models_repo
+from thrifty.storage import directory_repo, models_repo, selection_repo
 from thrifty.storage.cache import VersionedCache
 from thrifty.storage.database import Database
 
@@ -63,6 +84,47 @@ def load_directory(database: Database) -> VersionedCache[Directory]:
     return VersionedCache(directory_repo.DIRECTORY, database.read, directory_repo.load_directory)
 
 
+def load_quality(database: Database, loaded: LoadedConfig) -> VersionedCache[QualityBook]:
+    selection = loaded.config.selection
+
+    def build(conn):  # type: ignore[no-untyped-def]
+        return QualityBook(
+            selection_repo.load_quality(conn), selection.prior_strength, selection.exploration
+        )
+
+    return VersionedCache(selection_repo.QUALITY, database.read, build)
+
+
+def build_steering(
+    database: Database, loaded: LoadedConfig, health: ProviderHealth
+) -> tuple[Steering, RuleBook, VersionedCache[QualityBook]]:
+    """Selection's moving parts: the rules in effect, the feedback record, the learned router."""
+    path = None if loaded.source == DEMO else loaded.source
+    rules = RuleBook(path, list(loaded.config.rules), database)
+    quality = load_quality(database, loaded)
+    router, min_quality = None, None
+    if loaded.config.router is not None:
+        from thrifty.routing.learned import LearnedRouter
+
+        router = LearnedRouter.load(loaded.config.router.path)
+        min_quality = loaded.config.router.min_quality
+        if min_quality is not None:
+            router.operating_point(min_quality)  # a ConfigError at start if it was not trained
+        elif router.operating_points:
+            min_quality = router.operating_points[0].min_quality
+    steering = Steering(
+        database=database,
+        health=health,
+        selection=loaded.config.selection,
+        aliases={alias.name: alias for alias in loaded.config.aliases},
+        rules=rules,
+        quality=quality,
+        router=router,
+        router_min_quality=min_quality,
+    )
+    return steering, rules, quality
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -92,13 +154,19 @@ def create_app(
         limiter = RateLimiter.build(database, settings.redis_url, clock)
         await anyio.to_thread.run_sync(limiter.limits.refresh)
         app.state.rate_limiter = limiter
+        steering, rules, quality = build_steering(database, loaded, provider_health)
+        await anyio.to_thread.run_sync(rules.refresh)
+        await anyio.to_thread.run_sync(quality.refresh)
+        app.state.steering, app.state.rules = steering, rules
         refresher = asyncio.create_task(
-            background.refresh_forever([registry, keys, limiter.limits], CACHE_REFRESH_SECONDS)
+            background.refresh_forever(
+                [registry, keys, limiter.limits, rules, quality], CACHE_REFRESH_SECONDS
+            )
         )
         sweeper = asyncio.create_task(background.sweep_forever(database, clock, SWEEP_SECONDS))
         try:
             async with upstream_clients(loaded) as clients:
-                app.state.gateway = Gateway(app.state.thrifty, clients, provider_health)
+                app.state.gateway = Gateway(app.state.thrifty, clients, provider_health, steering)
                 yield
         finally:
             refresher.cancel()
@@ -115,6 +183,7 @@ def create_app(
     app.state.provider_health = provider_health
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(selection.router)  # before models: /models/select, /models/fallbacks/…
     app.include_router(models.router)
     app.include_router(estimates.router)
     app.include_router(budgets.router)
@@ -124,6 +193,8 @@ def create_app(
     app.include_router(ledger.router)
     app.include_router(rate_limit_api.router)
     app.include_router(provider_api.router)
+    app.include_router(explainer.router)
+    app.include_router(rules_api.router)
     install_gateway(app)
     return app
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection
 
 from thrifty.api.auth import Caller, CallerDep
@@ -28,7 +28,9 @@ from thrifty.budgets.principal import (
     can_revoke_key,
     can_see,
 )
+from thrifty.config.schema import check_quality
 from thrifty.errors import InvalidInput
+from thrifty.routing.strategy import Strategy
 from thrifty.storage import directory_repo as repo
 from thrifty.storage.directory_repo import KeyRecord, OrgRecord, TeamRecord, UserRecord
 
@@ -69,6 +71,15 @@ class UserBody(Strict):
     role: Literal["member", "team_admin", "org_admin"] = "member"
 
 
+class KeyRouting(Strict):
+    """The key's selection defaults, used where no header or rule says otherwise."""
+
+    strategy: Strategy | None = None
+    quality: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+
+    _quality = field_validator("quality")(check_quality)
+
+
 class KeyBody(Strict):
     user_id: Reference
     name: Name
@@ -76,6 +87,7 @@ class KeyBody(Strict):
     tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
     expires_at: AwareDatetime | None = None
     default_priority: Literal["critical", "normal", "non-essential"] | None = None
+    routing: KeyRouting | None = None
 
 
 # --- wire format ---------------------------------------------------------------------------
@@ -128,6 +140,7 @@ def key_json(key: KeyRecord, now: datetime) -> dict[str, Any]:
         "allowed_models": None if key.allowed_models is None else list(key.allowed_models),
         "tags": list(key.tags),
         "default_priority": None if key.default_priority is None else key.default_priority.value,
+        "routing": key.routing,
         "expires_at": _time(key.expires_at),
         "revoked_at": _time(key.revoked_at),
         "created_at": _time(key.created_at),
@@ -353,6 +366,9 @@ def create_key(body: KeyBody, caller: CallerDep) -> FastJSONResponse:
             expires_at=body.expires_at,
             actor=principal.actor,
             now=now,
+            routing=None
+            if body.routing is None
+            else body.routing.model_dump(mode="json", exclude_none=True),
         )
 
     key, secret = _write(caller.state, issue)

@@ -66,7 +66,7 @@ class SettleBody(BaseModel):
     usage: UsageBody | None = None
 
 
-def _principal_for(caller: Caller, body: ChainBody | None) -> Principal:
+def principal_for(caller: Caller, body: ChainBody | None) -> Principal:
     """Whose chain a hold is charged to."""
     own = caller.principal
     if not own.is_admin:
@@ -112,7 +112,7 @@ def _hold_json(result: ledger.HoldResult) -> dict[str, Any]:
 
 @router.post("/holds", status_code=201, summary="Hold a worst-case cost on every budget of a chain")
 async def place_hold(body: HoldBody, caller: CallerDep) -> FastJSONResponse:
-    principal = _principal_for(caller, body.principal)
+    principal = principal_for(caller, body.principal)
     state = caller.state
     now = state.now()
     charge = ledger.Charge(

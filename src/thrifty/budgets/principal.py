@@ -52,6 +52,8 @@ class Principal:
     allowed_models: frozenset[str] | None = None
     default_priority: Priority | None = None
     is_admin: bool = False
+    default_strategy: str | None = None  # the key's selection defaults (``routing``)
+    default_quality: str | None = None
 
     @classmethod
     def admin(cls) -> Principal:

@@ -85,7 +85,8 @@ class ModelConfig(Strict):
 QualityRequirement = Annotated[str, Field(min_length=1)] | Annotated[Decimal, Field(gt=0, le=1)]
 
 
-def _check_quality(value: QualityRequirement | None) -> QualityRequirement | None:
+def check_quality(value: QualityRequirement | None) -> QualityRequirement | None:
+    """A pydantic validator: a quality requirement that ``parse_quality_requirement`` takes."""
     if value is not None:
         try:
             parse_quality_requirement(value, field="quality_requirement")
@@ -103,7 +104,7 @@ class AliasConfig(Strict):
     quality_requirement: QualityRequirement | None = None
     cost_limit: Money | None = None
 
-    _quality = field_validator("quality_requirement")(_check_quality)
+    _quality = field_validator("quality_requirement")(check_quality)
 
 
 class RouterConfig(Strict):
@@ -123,7 +124,7 @@ class SelectionConfig(Strict):
     prior_strength: Annotated[float, Field(gt=0, le=1_000_000)] = 20.0
     max_fallbacks: Annotated[int, Field(ge=0, le=20)] = 3
 
-    _quality = field_validator("quality_requirement")(_check_quality)
+    _quality = field_validator("quality_requirement")(check_quality)
 
 
 class ThriftyConfig(Strict):

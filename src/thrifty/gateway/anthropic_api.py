@@ -18,14 +18,18 @@ from thrifty.gateway.http import (
     anthropic_error,
     authenticate,
     new_request_id,
+    quality_header,
     read_json,
     request_marks,
     success_headers,
 )
 from thrifty.gateway.pipeline import Attempt, CallContext, Gateway, cost_header
 from thrifty.gateway.ratelimit import admit_chat
+from thrifty.gateway.steering import SteeringInput
 from thrifty.gateway.upstream import MessageStream, complete_message, open_message_stream
 from thrifty.providers.client import UpstreamError
+
+MESSAGES_PATH = "/v1/messages"
 
 
 def _validate(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int]:
@@ -83,7 +87,20 @@ async def messages(request: Request) -> Response:
         model, conversation, max_tokens = _validate(body)
         priority, tags, metadata = request_marks(request, body)
         ctx = gateway.context(request_id, principal, priority, tags, metadata)
-        chain = gateway.chain(model, principal)
+        ctx, chain, steered = await gateway.steer(
+            ctx,
+            SteeringInput(
+                path=MESSAGES_PATH,
+                requested_model=model,
+                messages=conversation,
+                max_tokens=max_tokens,
+                tools=_counting_tools(body.get("tools")),
+                system=body.get("system"),
+                quality=quality_header(request),
+            ),
+        )
+        if steered.max_tokens is not None and max_tokens > steered.max_tokens:
+            max_tokens = body["max_tokens"] = steered.max_tokens
         args = {
             "messages": conversation,
             "max_tokens": max_tokens,
@@ -106,7 +123,7 @@ async def _complete(
     )
     cost = await gateway.settle(ctx, attempt, reported=reported, output_text=_text_of(answer))
     answer["model"] = attempt.profile.id
-    headers = success_headers(ctx.request_id, attempt.profile.id, cost_header(cost))
+    headers = success_headers(ctx, attempt.profile.id, cost_header(cost))
     return Response(orjson.dumps(answer), 200, headers, "application/json")
 
 
@@ -116,7 +133,7 @@ async def _stream(
     attempt, stream = await first_success(
         gateway, ctx, chain, args, lambda attempt: open_message_stream(attempt, body)
     )
-    headers = success_headers(ctx.request_id, attempt.profile.id, None)
+    headers = success_headers(ctx, attempt.profile.id, None)
     relay = _relay(gateway, ctx, attempt, stream)
     return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
 

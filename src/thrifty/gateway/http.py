@@ -148,8 +148,16 @@ def anthropic_error(exc: ThriftyError, request_id: str) -> Response:
     return Response(orjson.dumps(body), status, headers, "application/json")
 
 
-def success_headers(request_id: str, model: str, cost: str | None) -> dict[str, str]:
-    headers = {"x-thrifty-request-id": request_id, "x-thrifty-model": model}
+def success_headers(ctx: Any, model: str, cost: str | None) -> dict[str, str]:
+    """The gateway's own headers on an answer (``ctx`` is the call's ``CallContext``)."""
+    headers = {"x-thrifty-request-id": ctx.request_id, "x-thrifty-model": model}
+    if ctx.decision is not None:
+        headers["x-thrifty-decision-id"] = ctx.decision.id
     if cost is not None:
         headers["x-thrifty-cost-usd"] = cost
     return headers
+
+
+def quality_header(request: Request) -> str | None:
+    """The caller's quality requirement (``x-thrifty-quality``: low, medium, high or 0..1)."""
+    return request.headers.get("x-thrifty-quality") or None

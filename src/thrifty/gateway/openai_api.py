@@ -22,15 +22,19 @@ from thrifty.gateway.http import (
     authenticate,
     new_request_id,
     openai_error,
+    quality_header,
     read_json,
     request_marks,
     success_headers,
 )
 from thrifty.gateway.pipeline import Attempt, CallContext, Gateway, Reported, cost_header
 from thrifty.gateway.ratelimit import admit_chat, admit_tokens
+from thrifty.gateway.steering import AUTO, SteeringInput
 from thrifty.gateway.upstream import complete_chat, count_many, embed, open_chat_stream
 from thrifty.providers.client import UpstreamError
 from thrifty.routing.estimates import tokenizer_model
+
+CHAT_PATH = "/v1/chat/completions"
 
 
 def _validate(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]], int | None]:
@@ -75,7 +79,24 @@ async def chat_completions(request: Request) -> Response:
         model, messages, max_tokens = _validate(body)
         priority, tags, metadata = request_marks(request, body)
         ctx = gateway.context(request_id, principal, priority, tags, metadata)
-        chain = gateway.chain(model, principal)
+        ctx, chain, steered = await gateway.steer(
+            ctx,
+            SteeringInput(
+                path=CHAT_PATH,
+                requested_model=model,
+                messages=messages,
+                max_tokens=max_tokens,
+                tools=body.get("tools"),
+                response_format=body.get("response_format"),
+                quality=quality_header(request),
+            ),
+        )
+        if steered.max_tokens is not None and (
+            max_tokens is None or max_tokens > steered.max_tokens
+        ):
+            max_tokens = steered.max_tokens
+            body.pop("max_completion_tokens", None)
+            body["max_tokens"] = max_tokens
         attempt_args = {
             "messages": messages,
             "max_tokens": (max_tokens or 0) * body.get("n", 1) or None,
@@ -97,7 +118,7 @@ async def _complete(
     )
     cost = await gateway.settle(ctx, attempt, reported=reported, output_text=_text_of(response))
     response["model"] = attempt.profile.id
-    headers = success_headers(ctx.request_id, attempt.profile.id, cost_header(cost))
+    headers = success_headers(ctx, attempt.profile.id, cost_header(cost))
     return Response(orjson.dumps(response), 200, headers, "application/json")
 
 
@@ -108,7 +129,7 @@ async def _stream(
     attempt, stream = await first_success(
         gateway, ctx, chain, args, lambda attempt: open_chat_stream(attempt, body)
     )
-    headers = success_headers(ctx.request_id, attempt.profile.id, None)
+    headers = success_headers(ctx, attempt.profile.id, None)
     relay = _relay(gateway, ctx, attempt, stream, wants_usage)
     return StreamingResponse(relay, media_type="text/event-stream", headers=headers)
 
@@ -177,6 +198,11 @@ async def list_models(request: Request) -> Response:
         for p in registry
         if principal.may_use(p.id)
     ]
+    # The names that ask the gateway to select: "auto" and the configured aliases.
+    selecting = [AUTO, *(gateway.steering.aliases if gateway.steering is not None else ())]
+    data += [
+        {"id": name, "object": "model", "created": 0, "owned_by": "thrifty"} for name in selecting
+    ]
     return Response(
         orjson.dumps({"object": "list", "data": data}), 200, media_type="application/json"
     )
@@ -216,7 +242,7 @@ async def embeddings(request: Request) -> Response:
             raise
         cost = await gateway.settle(ctx, attempt, reported=reported or Reported(counted.tokens, 0))
         response["model"] = profile.id
-        headers = success_headers(request_id, profile.id, cost_header(cost))
+        headers = success_headers(ctx, profile.id, cost_header(cost))
         return Response(orjson.dumps(response), 200, headers, "application/json")
     except ThriftyError as exc:
         return openai_error(exc, request_id)

@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 from genai_prices.types import ModelPrice
+from sqlalchemy import Connection
 
 from thrifty.api.state import AppState
 from thrifty.budgets.model import Priority
@@ -25,6 +26,7 @@ from thrifty.budgets.money import format_usd, hold_nano, settlement_nano
 from thrifty.budgets.principal import Principal, chain_scopes
 from thrifty.config.schema import ProviderConfig
 from thrifty.errors import BudgetRefused, PermissionDenied, StorageError, UnknownModel
+from thrifty.gateway.steering import Steered, Steering, SteeringInput
 from thrifty.pricing.catalog import TokenUsage, cost_of
 from thrifty.pricing.output import predict_output_tokens
 from thrifty.pricing.tokens import TokenCount, count_chat, count_text
@@ -32,7 +34,8 @@ from thrifty.providers.client import UpstreamClient
 from thrifty.providers.health import ProviderHealth, outcome_of
 from thrifty.routing.estimates import tokenizer_model
 from thrifty.routing.models import ModelProfile
-from thrifty.storage import ledger
+from thrifty.storage import ledger, selection_repo
+from thrifty.storage.selection_repo import DecisionRecord
 
 #: Inexact (approximated) token counts are held with this margin, so a hold still covers the
 #: real bill when the approximation undercounts (p90 error measured at about 6%).
@@ -53,6 +56,7 @@ class CallContext:
     priority: Priority
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    decision: DecisionRecord | None = None  # stored with the first attempt's settlement
 
 
 @dataclass
@@ -105,11 +109,13 @@ class Gateway:
         state: AppState,
         clients: Mapping[str, UpstreamClient],
         health: ProviderHealth | None = None,
+        steering: Steering | None = None,
     ) -> None:
         self.state = state
         self.clients = clients
         self.providers = {p.name: p for p in state.config.config.providers}
         self.health = health if health is not None else ProviderHealth()
+        self.steering = steering
 
     def chain(self, model_id: str, principal: Principal) -> list[ModelProfile]:
         """The requested model, then its fallbacks the key may use, without those whose
@@ -125,6 +131,29 @@ class Gateway:
             other = registry.profiles.get(fallback)
             if other is not None and principal.may_use(fallback) and other not in chain:
                 chain.append(other)
+        return self.in_rotation(chain)
+
+    async def steer(
+        self, ctx: CallContext, request: SteeringInput
+    ) -> tuple[CallContext, list[ModelProfile], Steered]:
+        """Analyse, apply the rules and budgets, select (``gateway.steering``); the context
+        then carries the rules' tags and the decision, and the chain is what may be called."""
+        assert self.steering is not None
+        registry = self.state.registry.get()
+        steered = await self.steering.steer(
+            request, ctx.principal, registry, priority=ctx.priority, tags=ctx.tags,
+            metadata=ctx.metadata, request_id=ctx.request_id, now=self.state.now(),
+        )  # fmt: skip
+        tags = tuple(dict.fromkeys([*ctx.tags, *steered.tags]))
+        ctx = replace(
+            ctx, tags=tags, principal=replace(ctx.principal, tags=tags), decision=steered.record
+        )
+        chain = [registry.profiles[m] for m in dict.fromkeys(steered.chain)]
+        return ctx, self.in_rotation(chain), steered
+
+    def in_rotation(self, chain: Sequence[ModelProfile]) -> list[ModelProfile]:
+        """The models of ``chain`` whose circuit admits a call now (the first may probe)."""
+        profile = chain[0]
         in_rotation: list[ModelProfile] = []
         for candidate in chain:
             if self.health.admit(candidate.provider, candidate.id, may_probe=not in_rotation):
@@ -278,20 +307,23 @@ class Gateway:
         )
         now = self.state.now()
         amount = settlement_nano(cost)
+        decision = ctx.decision if attempt.hold_id == ctx.request_id else None
+
+        def write(conn: Connection) -> None:
+            ledger.settle(conn, attempt.hold_id, amount, record, now)
+            if decision is not None:
+                selection_repo.record_decision(conn, decision, now)
+
         for pause in SETTLE_RETRY_PAUSES:
             try:
-                await self.state.database.awrite(
-                    lambda conn: ledger.settle(conn, attempt.hold_id, amount, record, now)
-                )
+                await self.state.database.awrite(write)
                 return cost
             except StorageError:
                 # The database is away: try again (settling is idempotent); the hold keeps the
                 # money reserved meanwhile.
                 log.warning("settling %s failed; retrying in %.1f s", attempt.hold_id, pause)
                 await anyio.sleep(pause)
-        await self.state.database.awrite(
-            lambda conn: ledger.settle(conn, attempt.hold_id, amount, record, now)
-        )
+        await self.state.database.awrite(write)
         return cost
 
 

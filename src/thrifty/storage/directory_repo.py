@@ -74,6 +74,7 @@ class KeyRecord:
     expires_at: datetime | None
     revoked_at: datetime | None
     created_at: datetime
+    routing: dict[str, str] | None = None  # selection defaults: strategy, quality
 
 
 def new_id(kind: str) -> str:
@@ -115,6 +116,7 @@ def _key(row: Any) -> KeyRecord:
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         created_at=row.created_at,
+        routing=None if row.routing is None else dict(row.routing),
     )
 
 
@@ -385,6 +387,7 @@ def insert_key(
     expires_at: datetime | None,
     actor: str,
     now: datetime,
+    routing: dict[str, str] | None = None,
 ) -> tuple[KeyRecord, str]:
     """Create a key for ``user_id``; returns it with its secret (the only time it exists)."""
     get_user(conn, user_id, field="user_id")
@@ -396,6 +399,7 @@ def insert_key(
         "allowed_models": None if allowed_models is None else list(allowed_models),
         "tags": list(tags),
         "default_priority": None if default_priority is None else default_priority.value,
+        "routing": routing or None,
     }
     conn.execute(
         insert(api_keys).values(
@@ -446,18 +450,20 @@ def load_directory(conn: Connection) -> Directory:
         api_keys.c.default_priority,
         api_keys.c.expires_at,
         api_keys.c.revoked_at,
+        api_keys.c.routing,
     ]
-    for key_id, user_id, digest, models, tags, priority, expires_at, revoked_at in conn.execute(
-        select(*columns)
-    ):
+    rows = conn.execute(select(*columns))
+    for key_id, user_id, digest, models, tags, priority, expires_at, revoked_at, routing in rows:
         key_user[key_id] = user_id
         if revoked_at is not None:
             revoked[digest] = (key_id, revoked_at)
             continue
         team_id, org_id, role = placed[user_id]
         allowed = None if models is None else frozenset(models)
+        routing = routing or {}
         principal = Principal(
-            key_id, user_id, team_id, org_id, tuple(tags), role, allowed, priorities.get(priority)
-        )
+            key_id, user_id, team_id, org_id, tuple(tags), role, allowed, priorities.get(priority),
+            default_strategy=routing.get("strategy"), default_quality=routing.get("quality"),
+        )  # fmt: skip
         live[digest] = KeyGrant(principal, expires_at)
     return Directory(live, revoked, DirectoryFacts(team_org, user_team, key_user))

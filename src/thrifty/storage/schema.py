@@ -105,6 +105,7 @@ api_keys = Table(
     Column("allowed_models", JSON),  # null: every model
     Column("tags", JSON, nullable=False),
     Column("default_priority", String(16)),
+    Column("routing", JSON),  # the key's selection defaults: {"strategy", "quality"}; null: none
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
@@ -308,4 +309,59 @@ rate_counters = Table(
     Column("requests", BigInteger, nullable=False),
     Column("tokens", BigInteger, nullable=False),
     Index("ix_rate_counters_window", "window_start"),
+)
+
+# --- Selection (issue: selection) ----------------------------------------------------------
+
+# One row per live decision of the gateway, written with the request's first usage record.
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("request_id", String(128), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("requested_model", String(200)),
+    Column("model", String(200)),  # the selected model (None: no candidate was eligible)
+    Column("strategy", String(32), nullable=False),
+    Column("task_type", String(32), nullable=False),
+    Column("key_id", String(64)),
+    Column("user_id", String(64)),
+    Column("team_id", String(64)),
+    Column("org_id", String(64)),
+    Column("estimated_cost_nano", BigInteger),
+    Column("body", JSON, nullable=False),  # the whole explanation (profile, rules, candidates)
+    Index("ix_decisions_created", "created_at"),
+)
+
+# Quality feedback on one answered request (one per request; a second one replaces it).
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("request_id", String(128), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("task_type", String(32), nullable=False),
+    Column("score", DecimalText, nullable=False),  # 0..1
+    Column("key_id", String(64)),
+    Column("comment", String(2000)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# What feedback says of each model per task type: count and sum of scores.
+model_quality = Table(
+    "model_quality",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("task_type", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("score_sum", DecimalText, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Steering rules managed through the API (one row), in effect after the config file's rules.
+stored_rules = Table(
+    "stored_rules",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("rules", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
