@@ -24,4 +24,6 @@ def gateway(database_url: str, gateway_config: str | None) -> Iterator[Gateway]:
     for url in serve(settings):
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}) as admin:
             key = provision(admin)
-            yield Gateway(url, key, admin, database_url)
+            gateway = Gateway(url, key, admin, database_url)
+            yield gateway
+            gateway.close_clients()

@@ -7,9 +7,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+import anthropic
 import httpx
+import openai
 import uvicorn
 
 from thrifty.settings import Settings
@@ -61,6 +64,29 @@ class Gateway:
         return [dict(row._mapping) for row in rows]
 
     database_url: str = ""
+    clients: list[Any] = field(default_factory=list)
+
+    def openai(self, **options: Any) -> openai.OpenAI:
+        """An OpenAI SDK client of this gateway's key, closed when the test ends."""
+        client = openai.OpenAI(base_url=self.v1, api_key=self.key, **options)
+        self.clients.append(client)
+        return client
+
+    def anthropic(self, **options: Any) -> anthropic.Anthropic:
+        """An Anthropic SDK client of this gateway's key, closed when the test ends."""
+        client = anthropic.Anthropic(base_url=self.url, api_key=self.key, **options)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        """Close every SDK client the test opened (their sockets, even mid-stream), and
+        collect what is left, so a leak shows in the test that caused it."""
+        import gc
+
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
+        gc.collect()
 
 
 def serve(settings: Settings) -> Iterator[str]:

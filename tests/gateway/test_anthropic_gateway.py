@@ -6,12 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import anthropic
-import openai
 from gateway_support import Gateway
 
 
 def sdk(gateway: Gateway) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway.url, api_key=gateway.key, max_retries=0)
+    return gateway.anthropic(max_retries=0)
 
 
 def test_messages_are_priced_and_recorded(gateway: Gateway) -> None:
@@ -63,7 +62,7 @@ def test_anthropic_errors_have_anthropic_shape(gateway: Gateway) -> None:
 
 
 def test_openai_sdk_reaches_an_anthropic_named_model(gateway: Gateway) -> None:
-    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    client = gateway.openai(max_retries=0)
     completion = client.chat.completions.create(
         model="claude-haiku-4-5", messages=[{"role": "user", "content": "Say hi."}]
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import anthropic
 import httpx
 import openai
 import pytest
@@ -80,7 +79,7 @@ def _open_holds(gateway: Gateway) -> list[str]:
 
 
 def test_retryable_failure_falls_back_and_records_both_calls(gateway: Gateway) -> None:
-    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    client = gateway.openai(max_retries=0)
     raw = client.chat.completions.with_raw_response.create(
         model="flaky", messages=[{"role": "user", "content": "hello"}], max_tokens=50
     )
@@ -92,7 +91,7 @@ def test_retryable_failure_falls_back_and_records_both_calls(gateway: Gateway) -
 
 
 def test_translation_both_ways(gateway: Gateway) -> None:
-    openai_client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    openai_client = gateway.openai(max_retries=0)
     completion = openai_client.chat.completions.create(
         model="via-anthropic", messages=[{"role": "user", "content": "hello"}]
     )
@@ -104,7 +103,7 @@ def test_translation_both_ways(gateway: Gateway) -> None:
         stream_options={"include_usage": True},
     )
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-    anthropic_client = anthropic.Anthropic(base_url=gateway.url, api_key=gateway.key, max_retries=0)
+    anthropic_client = gateway.anthropic(max_retries=0)
     message = anthropic_client.messages.create(
         model="via-openai", max_tokens=100, messages=[{"role": "user", "content": "hello"}]
     )
@@ -147,7 +146,7 @@ def test_client_that_vanishes_mid_stream_is_billed_for_what_was_streamed(gateway
 
 @pytest.mark.parametrize("model", ["drops", "garbles", "hangs"])
 def test_broken_upstreams_fall_back_and_leave_nothing_held(gateway: Gateway, model: str) -> None:
-    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0, timeout=30)
+    client = gateway.openai(max_retries=0, timeout=30)
     raw = client.chat.completions.with_raw_response.create(
         model=model, messages=[{"role": "user", "content": "hello"}], max_tokens=40
     )
@@ -158,7 +157,7 @@ def test_broken_upstreams_fall_back_and_leave_nothing_held(gateway: Gateway, mod
 
 
 def test_a_stream_that_breaks_midway_is_billed_for_what_arrived(gateway: Gateway) -> None:
-    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    client = gateway.openai(max_retries=0)
     stream = client.chat.completions.create(
         model="drops",
         messages=[{"role": "user", "content": "Write 200 words about rivers."}],
@@ -175,7 +174,7 @@ def test_a_stream_that_breaks_midway_is_billed_for_what_arrived(gateway: Gateway
 
 
 def test_implausible_usage_is_flagged_and_never_underbilled(gateway: Gateway) -> None:
-    client = openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    client = gateway.openai(max_retries=0)
     completion = client.chat.completions.create(
         model="misreports", messages=[{"role": "user", "content": "hello there"}]
     )

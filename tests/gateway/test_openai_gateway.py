@@ -18,7 +18,7 @@ MESSAGES = [
 
 
 def sdk(gateway: Gateway) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.v1, api_key=gateway.key, max_retries=0)
+    return gateway.openai(max_retries=0)
 
 
 def test_chat_completion_is_priced_recorded_and_explained(gateway: Gateway) -> None:
