@@ -17,4 +17,6 @@ ROUTES = [
 
 
 def install_gateway(app: Starlette) -> None:
-    app.router.routes.extend(ROUTES)
+    """Put the gateway's routes first: they take nearly all the traffic, and a router tries
+    routes in order (behind the admin API's ~90 routes, matching cost a tenth of a call)."""
+    app.router.routes[:0] = ROUTES
