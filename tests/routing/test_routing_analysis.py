@@ -6,7 +6,7 @@ import pytest
 
 from thrifty.errors import ConfigError
 from thrifty.pricing.tokens import count_chat
-from thrifty.routing.analysis import analyse, classify, parse_task_cues
+from thrifty.routing.analysis import analyse, classify, literal_prefixes, parse_task_cues
 from thrifty.routing.tasks import Capability, TaskType
 
 
@@ -92,3 +92,37 @@ def test_bad_cue_file_names_the_line() -> None:
     bad = "min_score: 1\nsystem_weight: 0.5\ntasks:\n  code:\n    - {pattern: '(', weight: 1}\n"
     with pytest.raises(ConfigError, match="bad pattern"):
         parse_task_cues(bad + "complexity: []\n", "cues.yaml")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefixes"),
+    [
+        (r"\b(solve|prove that|unit tests?)\b", ("solve", "prove that", "unit test")),
+        (r"\b(stack ?trace|reason(ing)? about)", ("stack", "reason")),
+        (r"\btranslat(e|ion)\b", ("translat",)),
+        (r"\bwrite (a|an)", ("write",)),
+        (r"\b(c\+\+|rust)", None),  # a one-letter alternative: always search
+        (r"\d+\s*[-+]\s*\d+", None),
+        (r"\b(a|b", None),
+    ],
+)
+def test_literal_prefixes_are_what_every_match_contains(
+    pattern: str, prefixes: tuple[str, ...] | None
+) -> None:
+    assert literal_prefixes(pattern) == prefixes
+
+
+def test_the_prefilter_never_changes_a_classification() -> None:
+    import re
+
+    from thrifty.routing.analysis import _cues
+
+    texts = [
+        "debug this stack trace", "stacktrace attached", "unit test for the parser",
+        "reasoning about time", "is this spam?", "tl;dr please", "5 + 7 =", "translation",
+    ]  # fmt: skip
+    for _task, cues in _cues().tasks:
+        for cue in cues:
+            slow = re.compile(cue.pattern.pattern, re.MULTILINE)
+            for text in texts:
+                assert cue.search(text) == (slow.search(text) is not None), (cue.prefixes, text)

@@ -49,16 +49,80 @@ class TaskCues(_Strict):
     complexity: list[Cue]
 
 
+class _Cue:
+    """A compiled cue. Most cues start with a word from a list (``\\b(solve|equation|…)``):
+    for those, ``search`` first checks that one of the words' leading letters occurs in the
+    text at all (a substring test, far cheaper than running the expression), and runs the
+    expression only then."""
+
+    __slots__ = ("pattern", "prefixes", "weight")
+
+    def __init__(self, cue: Cue) -> None:
+        self.pattern = re.compile(cue.pattern, re.MULTILINE)
+        self.prefixes = literal_prefixes(cue.pattern)
+        self.weight = cue.weight
+
+    def search(self, text: str) -> bool:
+        if self.prefixes is not None and not any(p in text for p in self.prefixes):
+            return False
+        return self.pattern.search(text) is not None
+
+
+_LETTERS = re.compile(r"[a-z][a-z ]*")
+
+
+def literal_prefixes(pattern: str) -> tuple[str, ...] | None:
+    """Letters every match must contain: the leading letters of each alternative of a
+    pattern ``\\b(alt|alt|…)…`` or ``\\bword…``; None when that cannot be told simply (then
+    the expression always runs). Only prefixes of at least two letters count."""
+    if not pattern.startswith(r"\b"):
+        return None
+    body = pattern[2:]
+    if not body.startswith("("):
+        prefix = _leading_letters(body)
+        return (prefix,) if len(prefix) >= 2 else None
+    depth, alternatives, current = 0, [], ""
+    for char in body[1:]:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        if char == "|" and depth == 0:
+            alternatives.append(current)
+            current = ""
+        else:
+            current += char
+    else:
+        return None  # unbalanced: let the expression decide
+    alternatives.append(current)
+    prefixes = [_leading_letters(alternative) for alternative in alternatives]
+    return tuple(prefixes) if all(len(prefix) >= 2 for prefix in prefixes) else None
+
+
+def _leading_letters(text: str) -> str:
+    """The literal letters a pattern starts with; a letter that a quantifier makes optional
+    (``tests?``) is not required, so it is left out."""
+    match = _LETTERS.match(text)
+    if match is None:
+        return ""
+    letters = match.group(0)
+    if text[len(letters) : len(letters) + 1] in ("?", "*", "{"):
+        letters = letters[:-1]
+    return letters.strip()
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     min_score: float
     system_weight: float
-    tasks: tuple[tuple[TaskType, tuple[tuple[re.Pattern[str], float], ...]], ...]
-    complexity: tuple[tuple[re.Pattern[str], float], ...]
+    tasks: tuple[tuple[TaskType, tuple[_Cue, ...]], ...]
+    complexity: tuple[_Cue, ...]
 
 
-def _compile(cues: Sequence[Cue]) -> tuple[tuple[re.Pattern[str], float], ...]:
-    return tuple((re.compile(c.pattern, re.MULTILINE), c.weight) for c in cues)
+def _compile(cues: Sequence[Cue]) -> tuple[_Cue, ...]:
+    return tuple(_Cue(cue) for cue in cues)
 
 
 def parse_task_cues(text: str, source: str = CUES_FILE) -> TaskCues:
@@ -152,11 +216,11 @@ def classify(user_text: str, system_text: str = "") -> tuple[TaskType, dict[str,
     scores: dict[str, float] = {}
     for task, patterns in cues.tasks:
         score = 0.0
-        for pattern, weight in patterns:
-            if pattern.search(user_text):
-                score += weight
-            elif system_text and pattern.search(system_text):
-                score += weight * cues.system_weight
+        for cue in patterns:
+            if cue.search(user_text):
+                score += cue.weight
+            elif system_text and cue.search(system_text):
+                score += cue.weight * cues.system_weight
         if score:
             scores[task.value] = score
     if not scores:
@@ -170,7 +234,7 @@ def classify(user_text: str, system_text: str = "") -> tuple[TaskType, dict[str,
 def estimate_complexity(user_text: str, input_tokens: int, turns: int) -> float:
     """0 (trivial) .. 1 (long, multi-part, demanding): length on a log scale plus cues."""
     length = min(1.0, math.log10(max(10, input_tokens)) / 4.5 - 0.2)
-    cue_total = sum(weight for pattern, weight in _cues().complexity if pattern.search(user_text))
+    cue_total = sum(cue.weight for cue in _cues().complexity if cue.search(user_text))
     parts = min(0.15, 0.03 * user_text.count("?") + 0.02 * max(0, turns - 1))
     return round(min(1.0, max(0.0, 0.6 * length + cue_total + parts)), 4)
 

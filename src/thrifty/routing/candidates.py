@@ -53,13 +53,16 @@ def build_candidates(
     predictions: dict[int | None, OutputPrediction] = {}
     observed = observed or {}
     task = profile.task_type.value
+    tokenizers = registry.derived("tokenizers", _tokenizers)
+    learned = learned or {}
+    feedback = bool(book.observations)
+    unseen = Observed()
     candidates: list[Candidate] = []
     for model_id in dict.fromkeys(model_ids):
         model = registry.profiles.get(model_id)
         if model is None:
             continue
-        name = tokenizer_model(model)
-        encoding = encoding_for_model(name)
+        name, encoding = tokenizers[model_id]
         tokens = counts.get(encoding)
         if tokens is None:
             tokens = counts[encoding] = count_input(request, name)
@@ -71,28 +74,36 @@ def build_candidates(
                 model_max_output=limit,
             )  # fmt: skip
         price = registry.price_of(model_id, now).price
-        seen = observed.get(model_id, Observed())
+        seen = observed.get(model_id, unseen)
         unfit = unfit_reason(model, profile.needs, tokens.tokens, request.max_tokens)
         if unfit is None and not allowed(model_id):
             unfit = "not allowed for this key"
         if unfit is None and not seen.in_rotation:
             unfit = "upstream out of rotation (circuit open)"
         prior = model.quality_for(task)
-        if learned is not None and model_id in learned:
+        general = model.quality_for("default")
+        if model_id in learned:
             quality = learned[model_id]
-        else:
+        elif feedback:
             quality = book.quality(model_id, task, prior, rng)
+        else:
+            quality = prior
+        if feedback:
+            general = book.expected(model_id, "default", general)
         expected, worst = costs_of(price, tokens.tokens, (prediction.tokens, prediction.worst_case))
         candidates.append(
             Candidate(
-                model=model_id,
-                estimated_cost=expected,
-                worst_case_cost=worst,
-                quality=quality,
-                general_quality=book.expected(model_id, "default", model.quality_for("default")),
-                latency_ms=seen.latency_ms,
-                error_rate=seen.error_rate,
-                unfit=unfit,
+                model_id, expected, worst, quality, general, seen.latency_ms, seen.error_rate,
+                unfit,
             )
-        )
+        )  # fmt: skip
     return candidates
+
+
+def _tokenizers(registry: ModelRegistry) -> dict[str, tuple[str, str]]:
+    """Model id → (the model name its tokenizer is chosen by, that tokenizer's label)."""
+    found = {}
+    for model in registry:
+        name = tokenizer_model(model)
+        found[model.id] = (name, encoding_for_model(name))
+    return found

@@ -5,14 +5,17 @@ Built from storage, swapped whole when anything changes, read without locks on t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from thrifty.errors import UnknownModel
 from thrifty.pricing.catalog import CatalogRef, ResolvedPrice, price_validity, resolve_price
 from thrifty.pricing.prices import PricePoint
 from thrifty.routing.models import ModelProfile
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,14 @@ class ModelRegistry:
     _resolved: dict[str, tuple[ResolvedPrice, datetime | None, datetime | None]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, name: str, build: Callable[[ModelRegistry], T]) -> T:
+        """``build(self)``, computed once per snapshot (the registry never changes)."""
+        value = self._derived.get(name)
+        if value is None:
+            value = self._derived[name] = build(self)
+        return value
 
     @classmethod
     def build(

@@ -207,27 +207,32 @@ def _ceiling(
     return Decimal(statistics.median_low([c.estimated_cost for c in fit]))
 
 
+_TINY = 1e-12
+
+
 def _score(eligible: Sequence[Candidate], factors: Factors) -> dict[str, Scores]:
-    costs = [max(c.estimated_cost, Decimal("1e-12")) for c in eligible]
-    low, high = math.log(min(costs)), math.log(max(costs))
-    best_general = max(_general(c) for c in eligible) or 1.0
+    # Scores are unitless ranks, not money: the log of a cost is taken in floating point.
+    logs = [math.log(max(float(c.estimated_cost), _TINY)) for c in eligible]
+    low, high = min(logs), max(logs)
+    span = high - low
+    generals = [c.quality if c.general_quality is None else c.general_quality for c in eligible]
+    best_general = max(generals) or 1.0
     best_task = max(c.quality for c in eligible) or 1.0
     latencies = [c.latency_ms for c in eligible if c.latency_ms]
     fastest = min(latencies) if latencies else None
+    f_budget, f_quality, f_task, f_history = (
+        factors.budget, factors.quality, factors.task, factors.history
+    )  # fmt: skip
     scores: dict[str, Scores] = {}
-    for candidate, cost in zip(eligible, costs, strict=True):
-        budget = 1.0 if high == low else (high - math.log(cost)) / (high - low)
+    for candidate, log_cost, general in zip(eligible, logs, generals, strict=True):
+        budget = (high - log_cost) / span if span else 1.0
         latency = candidate.latency_ms
-        speed = 0.5 if fastest is None or not latency else fastest / latency
-        history = (1.0 - min(1.0, max(0.0, candidate.error_rate))) * speed
-        quality = _general(candidate) / best_general
+        speed = fastest / latency if fastest is not None and latency else 0.5
+        error = candidate.error_rate
+        history = (1.0 - (0.0 if error < 0 else 1.0 if error > 1 else error)) * speed
+        quality = general / best_general
         task = candidate.quality / best_task
-        total = (
-            factors.budget * budget
-            + factors.quality * quality
-            + factors.task * task
-            + factors.history * history
-        )
+        total = f_budget * budget + f_quality * quality + f_task * task + f_history * history
         scores[candidate.model] = Scores(budget, quality, task, history, total)
     return scores
 
@@ -301,7 +306,15 @@ def select_model(
     """
     downgrading = restrictions.model_downgrading
     factors = FACTORS[downgrading]
-    reasons = {c.model: _exclusion(c, restrictions, cost_limit, None) for c in candidates}
+    if (
+        cost_limit is None
+        and not restrictions.blocked_models
+        and restrictions.max_cost_per_request_nano is None
+        and restrictions.require_approval_above_nano is None
+    ):
+        reasons = {c.model: c.unfit for c in candidates}  # only unfitness can exclude
+    else:
+        reasons = {c.model: _exclusion(c, restrictions, cost_limit, None) for c in candidates}
     ref = next((c for c in candidates if c.model == reference), None)
     ceiling = _ceiling([c for c in candidates if reasons[c.model] is None], downgrading, ref)
     if ceiling is not None:
