@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +153,7 @@ def build_request(
 async def drive(
     name: str,
     base: str,
-    raw: bytes,
+    raw: bytes | Sequence[bytes],
     *,
     concurrency: int,
     requests: int,
@@ -166,21 +166,22 @@ async def drive(
     schedule of ``rate`` per second whatever the answers, and latency counts from the
     scheduled start, so queueing shows (no coordinated omission).
     """
+    raws = [raw] if isinstance(raw, bytes) else list(raw)  # distinct requests, sent in turn
     connections = [await Connection.open(base) for _ in range(concurrency)]
     for connection in connections[:8]:  # warm-up
         for _ in range(20):
-            await connection.request(raw)
+            await connection.request(raws[0])
     latencies: list[float] = []
     errors = 0
-    queue: asyncio.Queue[float] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
     started = time.perf_counter()
     for i in range(requests):
-        queue.put_nowait(started + i / rate if rate else 0.0)
+        queue.put_nowait((started + i / rate if rate else 0.0, raws[i % len(raws)]))
 
     async def worker(connection: Connection) -> None:
         nonlocal errors
         while not queue.empty():
-            scheduled = queue.get_nowait()
+            scheduled, request = queue.get_nowait()
             begin = time.perf_counter()
             if scheduled and scheduled > begin:
                 # The connection is free before the request is due: wait, and time from the
@@ -190,7 +191,7 @@ async def drive(
             elif scheduled:
                 begin = scheduled  # due while the connection was busy: the wait is queueing
             try:
-                status = await connection.request(raw)
+                status = await connection.request(request)
             except (asyncio.IncompleteReadError, ConnectionError):
                 errors += 1  # the server hung up: count it and reconnect
                 connection.close()

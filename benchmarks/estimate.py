@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import statistics
 import time
 from datetime import UTC, datetime
@@ -30,23 +31,33 @@ PARAGRAPH = (
 )
 
 
-def thousand_token_request() -> dict[str, object]:
-    text = PARAGRAPH
+def thousand_token_request(variant: int = 0) -> dict[str, object]:
+    """About 1,000 tokens; each ``variant`` differs in its first words, so no count of an
+    earlier request is reused (the gateway remembers the encoded length of a text)."""
     messages = [{"role": "system", "content": "You are a precise financial analyst."}]
-    while count_chat([*messages, {"role": "user", "content": text}], "gpt-4o").tokens < 1000:
-        text += PARAGRAPH
+    text = f"Report {variant}. " + _body_text()
     messages.append({"role": "user", "content": text + "Summarise the drivers in 5 bullets."})
     return {"model": "gpt-4o", "messages": messages, "max_tokens": 400}
+
+
+@functools.cache
+def _body_text() -> str:
+    text = PARAGRAPH
+    system = {"role": "system", "content": "You are a precise financial analyst."}
+    while count_chat([system, {"role": "user", "content": text}], "gpt-4o").tokens < 1000:
+        text += PARAGRAPH
+    return text
 
 
 def in_process(request: dict[str, object], rounds: int = 2000) -> list[float]:
     loaded = load_config(None)
     profiles = [to_profile(m, loaded.provider(m.provider)) for m in loaded.config.models]
     registry = ModelRegistry.build(profiles, dict[str, list[PricePoint]]())
-    priced = PricedRequest(messages=request["messages"], max_tokens=400)  # type: ignore[arg-type]
     now = datetime.now(UTC)
     timings = []
-    for _ in range(rounds):
+    for i in range(rounds):
+        messages = thousand_token_request(i + 1)["messages"]
+        priced = PricedRequest(messages=messages, max_tokens=400)  # type: ignore[arg-type]
         start = time.perf_counter()
         estimate_across(priced, ["gpt-4o", "gpt-4o-mini", "claude-haiku-4-5"], registry, now)
         timings.append((time.perf_counter() - start) * 1000)
@@ -65,10 +76,16 @@ async def main(requests: int) -> None:
     )
 
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    body = {"request": request, "alternatives": ["gpt-4o-mini", "claude-haiku-4-5"]}
+    bodies = [
+        {"request": thousand_token_request(i), "alternatives": ["gpt-4o-mini", "claude-haiku-4-5"]}
+        for i in range(requests + 200)
+    ]
     with thrifty_server() as base:
         health = build_request(base, "GET", "/healthz")
-        estimate = build_request(base, "POST", "/api/v1/cost/estimate", body, headers)
+        # Distinct requests: every estimate counts its tokens afresh.
+        estimate = [
+            build_request(base, "POST", "/api/v1/cost/estimate", body, headers) for body in bodies
+        ]
         print("capacity (closed loop):")
         capacity = {}
         for concurrency in (1, 16):
