@@ -111,13 +111,14 @@ def in_process(rounds: int) -> tuple[list[float], list[float], str]:
     prices = {m.id: [p] for m in config.models if (p := config_price_point(m)) is not None}
     registry = ModelRegistry.build(profiles, prices)
     rule_set = RuleSet.parse(config.rules)
-    messages = [{"role": "user", "content": PROMPT}]
     now = datetime.now(UTC)
     decision_times, baseline_times = [], []
     chosen = ""
-    for _ in range(rounds):
+    for i in range(rounds):
+        # A distinct prompt each round: the tokenizer remembers texts it has counted.
+        messages = [{"role": "user", "content": f"{PROMPT} (ticket {i})"}]
         start = time.perf_counter()
-        count_chat(messages, "gpt-4o")
+        count_chat([{"role": "user", "content": f"{PROMPT} (baseline {i})"}], "gpt-4o")
         baseline_times.append((time.perf_counter() - start) * 1000)
 
         start = time.perf_counter()
@@ -158,10 +159,16 @@ async def over_http(requests: int) -> None:
         path.write_text(config_text())
         with thrifty_server(config=str(path)) as base:
             headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            body = {"request": {"model": "auto", "messages": [{"role": "user",
-                                                               "content": PROMPT}]}}  # fmt: skip
             health = build_request(base, "GET", "/healthz")
-            select = build_request(base, "POST", "/api/v1/models/select", body, headers)
+            select = [
+                build_request(
+                    base, "POST", "/api/v1/models/select",
+                    {"request": {"model": "auto", "messages": [
+                        {"role": "user", "content": f"{PROMPT} (ticket {i})"}]}},
+                    headers,
+                )
+                for i in range(requests + 200)
+            ]  # fmt: skip
             capacity = {}
             print("over HTTP, closed loop, 32 clients:")
             for name, raw in (("baseline GET /healthz", health),
