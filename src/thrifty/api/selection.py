@@ -37,6 +37,19 @@ class SelectBody(BaseModel):
     principal: ChainBody | None = None
     """Admin key only: whose chain to select for (default: no chain, no budgets)."""
 
+    def steering_input(self) -> SteeringInput:
+        """The request as steering sees it (as the gateway would see it)."""
+        priced = self.request.priced()
+        return SteeringInput(
+            path=self.path,
+            requested_model=self.request.model,
+            messages=priced.messages,
+            max_tokens=priced.max_tokens,
+            tools=self.request.tools,
+            response_format=self.request.response_format,
+            quality=self.quality,
+        )
+
 
 def select_principal(caller: Caller, body: ChainBody | None) -> Principal:
     if caller.principal.is_admin and body is None:
@@ -52,19 +65,9 @@ async def run_steering(
     """Steer ``body.request`` as the gateway would, for the caller's chain."""
     steering: Steering = request.app.state.steering
     principal = select_principal(caller, body.principal)
-    chat = body.request
-    priced = chat.priced()
     tags = tuple(dict.fromkeys([*principal.tags, *body.tags]))
     return await steering.steer(
-        SteeringInput(
-            path=body.path,
-            requested_model=chat.model,
-            messages=priced.messages,
-            max_tokens=priced.max_tokens,
-            tools=chat.tools,
-            response_format=chat.response_format,
-            quality=body.quality,
-        ),
+        body.steering_input(),
         principal,
         caller.state.registry.get(),
         priority=body.priority or principal.default_priority or Priority.NORMAL,

@@ -22,7 +22,7 @@ from thrifty.budgets.model import Priority, Scope, ScopeType, parse_scope_type
 from thrifty.budgets.principal import DirectoryFacts, Principal
 from thrifty.config.loader import load_config
 from thrifty.errors import InvalidInput
-from thrifty.gateway.steering import RuleRefusal, SteeringInput
+from thrifty.gateway.steering import RuleRefusal
 from thrifty.providers.health import ProviderHealth
 from thrifty.settings import Settings
 from thrifty.storage.database import Database
@@ -101,12 +101,7 @@ def run_rules_test(args: argparse.Namespace) -> int:
         rules.refresh(force=True)  # the config file's rules and those stored through the API
         quality.refresh()
         steering.rng = None  # the tester shows the expected choice, without exploration
-        priced = body.request.priced()
-        request = SteeringInput(
-            path=body.path, requested_model=body.request.model, messages=priced.messages,
-            max_tokens=priced.max_tokens, tools=body.request.tools,
-            response_format=body.request.response_format, quality=body.quality,
-        )  # fmt: skip
+        request = body.steering_input()
 
         async def steer() -> Any:
             return await steering.steer(
