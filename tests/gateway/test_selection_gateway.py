@@ -317,3 +317,30 @@ def test_require_approval_until_an_override_is_approved(
         client.chat.completions.create(
             model="mid", messages=message, extra_headers={"x-thrifty-tags": "bulk"}
         )
+
+
+def test_a_named_model_a_budget_excludes_gets_the_ledgers_402(
+    gateway: Gateway, client: openai.OpenAI
+) -> None:
+    # Only an approval threshold (on the user: the team's budget would trigger a rule): no
+    # downgrading, so the named model is passed through and the ledger refuses it.
+    thresholds = [{"percent": 50, "actions": ["require-approval"]}]
+    gateway.budget("user", "ann", "1.00", thresholds=thresholds)
+    hold = gateway.admin.post(
+        "/api/v1/ledger/holds",
+        json={"request_id": "ann-spend", "principal": {"user_id": "ann"}, "amount": "0.90",
+              "ttl_s": 60},
+    )  # fmt: skip
+    assert hold.status_code == 201, hold.text
+    import time
+
+    time.sleep(1.1)  # the steering snapshot of budget states lives one second
+    message = [{"role": "user", "content": "Hello"}]
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(model="big", messages=message, max_tokens=4000)
+    assert refused.value.status_code == 402
+    assert "need an approved override" in str(refused.value)
+    small = client.chat.completions.with_raw_response.create(
+        model="big", messages=message, max_tokens=10
+    )
+    assert small.headers["x-thrifty-model"] == "big"  # under the approval bar: through

@@ -142,6 +142,10 @@ def observed(registry: ModelRegistry, health: ProviderHealth) -> dict[str, Obser
     return found
 
 
+def _fallbacks(registry: ModelRegistry) -> dict[str, tuple[str, ...]]:
+    return {profile.id: profile.fallbacks for profile in registry}
+
+
 def percent_by_scope(states: Sequence[BudgetState]) -> dict[str, Decimal]:
     """Scope type → the highest percent used among the chain's budgets of that type."""
     found: dict[str, Decimal] = {}
@@ -239,7 +243,7 @@ class Steering:
         estimated = (
             reference.estimated_cost
             if reference is not None
-            else max((c.estimated_cost for c in fit), default=0)
+            else max((c.estimated_cost for c in fit), default=Decimal(0))
         )
         directive = (rules if rules is not None else self.rules.get()).evaluate(
             RuleContext(
@@ -306,7 +310,7 @@ class Steering:
             cost_limit=cost_limit,
             restrictions=restrictions,
             reference=reference.model if reference is not None else None,
-            configured_fallbacks={p.id: p.fallbacks for p in registry},
+            configured_fallbacks=registry.derived("fallbacks", _fallbacks),
             fallback_chain=directive.fallback_chain,
             max_fallbacks=self.selection.max_fallbacks,
         )
@@ -321,7 +325,9 @@ class Steering:
             chain = [decision.model, *decision.fallbacks]
         decision_id = new_decision_id()
         estimated_cost = decision.estimated_cost
-        impact = budget_impact(view.states, hold_nano(estimated_cost or 0))
+        if estimated_cost is None and chosen:  # the client's or a rule's model, excluded by a
+            estimated_cost = chosen[0].estimated_cost  # budget: the ledger will refuse it
+        impact = budget_impact(view.states, hold_nano(estimated_cost or Decimal(0)))
         body = {
             "decisionId": decision_id,
             "path": request.path,
