@@ -184,3 +184,29 @@ def test_rules_reload_on_file_change_and_on_request(
     path.write_text(CONFIG.replace("name: first", "name: third"))
     assert client.post("/api/v1/rules/reload").status_code == 200
     assert _names(client) == ["third"]
+
+
+def test_the_tester_with_time_and_principal_conditions(client: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+
+    def window(start: timedelta, end: timedelta) -> list[str]:
+        return [(now + start).strftime("%H:%M"), (now + end).strftime("%H:%M")]
+
+    rules = [
+        {"name": "now", "when": [{"type": "time", "between": window(timedelta(hours=-1),
+                                                                      timedelta(hours=1))}],
+         "then": [{"type": "tag", "tags": ["now"]}]},
+        {"name": "later", "when": [{"type": "time", "between": window(timedelta(hours=2),
+                                                                        timedelta(hours=3))}],
+         "then": [{"type": "tag", "tags": ["later"]}]},
+        {"name": "eng", "when": [{"type": "principal", "team": "eng"}],
+         "then": [{"type": "route-to", "model": "gpt-4o-mini"}]},
+    ]  # fmt: skip
+    body = {"request": {**HELLO, "model": "gpt-4o"}, "rules": rules}
+    as_admin = client.post("/api/v1/rules/test", json=body).json()
+    assert as_admin["matched"] == ["now"] and as_admin["selectedModel"] == "gpt-4o"
+    as_eng = client.post("/api/v1/rules/test", json=body, headers=_key(client)).json()
+    assert as_eng["matched"] == ["now", "eng"] and as_eng["selectedModel"] == "gpt-4o-mini"
+    assert as_eng["directive"]["tags"] == ["now"]
