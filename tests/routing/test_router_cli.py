@@ -108,3 +108,13 @@ def test_a_threshold_the_router_was_not_calibrated_for_is_refused(
     assert main(["replay", "--data", str(split[1]), "--router", str(router_file),
                  "--min-quality", "0.42"]) == 2  # fmt: skip
     assert "--min-quality 0.42" in capsys.readouterr().err
+
+
+def test_bad_content_scales_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from thrifty.cli import main
+
+    args = ["router", "train", "--data", str(tmp_path / "x.jsonl"), "--out", str(tmp_path / "r")]
+    assert main([*args, "--content-scales", "0,big"]) == 2
+    assert "--content-scales takes comma-separated numbers" in capsys.readouterr().err
+    assert main([*args, "--content-scales", "-1"]) == 2
+    assert "from 0 to 10" in capsys.readouterr().err

@@ -39,14 +39,29 @@ def _strategies(text: str) -> list[Strategy]:
 
 def run_train(args: argparse.Namespace) -> int:
     from thrifty.routing.dataset import read_dataset
-    from thrifty.routing.training import DEFAULT_TARGETS, train_router
+    from thrifty.routing.training import CONTENT_SCALES, DEFAULT_TARGETS, train_router
 
     if args.folds < 2:
         raise InvalidInput("--folds must be at least 2", field="--folds")
     requested = _qualities(args.min_quality, "--min-quality")
     targets = list(dict.fromkeys([*requested, *DEFAULT_TARGETS]))
+    scales = CONTENT_SCALES
+    if args.content_scales:
+        try:
+            scales = tuple(float(v) for v in args.content_scales.split(",") if v.strip())
+        except ValueError:
+            raise InvalidInput(
+                "--content-scales takes comma-separated numbers, e.g. 0,0.1,1",
+                field="--content-scales",
+            ) from None
+        if not scales or any(not 0 <= v <= 10 for v in scales):
+            raise InvalidInput(
+                "--content-scales must be numbers from 0 to 10", field="--content-scales"
+            )
     dataset = read_dataset(args.data)
-    router = train_router(dataset, targets=targets, folds=args.folds, seed=args.seed)
+    router = train_router(
+        dataset, targets=targets, folds=args.folds, seed=args.seed, content_scales=scales
+    )
     Path(args.out).write_text(json.dumps(router.json(), separators=(",", ":")) + "\n", "utf-8")
     print(
         f"router for {len(router.models)} models written to {args.out} (strongest: "
@@ -155,6 +170,11 @@ def add_commands(commands: Any) -> None:
     )
     train.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     train.add_argument("--seed", type=int, default=0, help="seed of the fold split (default 0)")
+    train.add_argument(
+        "--content-scales",
+        help="weights of the prompt's words against its template to choose among by "
+        "cross-validation (default 0,0.03,0.1; raise them when the words decide)",
+    )
     train.set_defaults(run=run_train)
 
     replay = commands.add_parser("replay", help="replay a dataset through model selection")

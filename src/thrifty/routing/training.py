@@ -41,7 +41,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 MIN_BUCKET_COUNT = 2
 RIDGE = 1.0
-CONTENT_SCALES = (0.0, 0.03, 0.1, 0.3, 1.0)
+CONTENT_SCALES = (0.0, 0.03, 0.1)
 #: Cost weights tried by calibration (λ, in quality per strongest-model-prompt of cost).
 COST_WEIGHTS = (0.0, *np.geomspace(1e-3, 10.0, 120).tolist())
 DEFAULT_TARGETS = (0.9, 0.95, 0.97, 0.98, 0.99, 1.0)
