@@ -106,9 +106,16 @@ class Steered:
     directive: Directive
     profile: RequestProfile
     record: DecisionRecord
-    decision_id: str
-    max_tokens: int | None  # a rule's cap on output tokens, when one applies
-    tags: tuple[str, ...]  # tags the rules added
+
+    @property
+    def max_tokens(self) -> int | None:
+        """A rule's cap on output tokens, when one applies."""
+        return self.directive.max_tokens
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The tags the rules added."""
+        return self.directive.tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,10 +359,7 @@ class Steering:
             estimated_cost_nano=None if estimated_cost is None else hold_nano(estimated_cost),
             body=body,
         )
-        return Steered(
-            chain, decision, directive, profile, record, decision_id, directive.max_tokens,
-            directive.tags,
-        )  # fmt: skip
+        return Steered(chain, decision, directive, profile, record)
 
     def _router_requirement(
         self, learned: Mapping[str, float], candidates: Sequence[Candidate], share: float
