@@ -25,8 +25,8 @@ from thrifty.budgets.model import Priority
 from thrifty.budgets.money import format_usd, hold_nano, settlement_nano
 from thrifty.budgets.principal import Principal, chain_scopes
 from thrifty.config.schema import ProviderConfig
-from thrifty.errors import BudgetRefused, PermissionDenied, StorageError, UnknownModel
-from thrifty.gateway.steering import Steered, Steering, SteeringInput
+from thrifty.errors import BudgetRefused, StorageError
+from thrifty.gateway.steering import Steered, Steering, SteeringInput, check_requested
 from thrifty.pricing.catalog import TokenUsage, cost_of
 from thrifty.pricing.output import predict_output_tokens
 from thrifty.pricing.tokens import TokenCount, count_chat, count_text
@@ -121,11 +121,8 @@ class Gateway:
         """The requested model, then its fallbacks the key may use, without those whose
         circuit is open (``providers.health``); ``CircuitOpen`` (503) when none is left."""
         registry = self.state.registry.get()
-        profile = registry.profiles.get(model_id)
-        if profile is None:
-            raise UnknownModel(f"The model '{model_id}' does not exist", field="model")
-        if not principal.may_use(model_id):
-            raise PermissionDenied(f"this key may not use model '{model_id}'", field="model")
+        check_requested(registry, principal, model_id)
+        profile = registry.profiles[model_id]
         chain = [profile]
         for fallback in profile.fallbacks:
             other = registry.profiles.get(fallback)

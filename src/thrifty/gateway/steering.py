@@ -149,6 +149,14 @@ def observed(registry: ModelRegistry, health: ProviderHealth) -> dict[str, Obser
     return found
 
 
+def check_requested(registry: ModelRegistry, principal: Principal, model: str) -> None:
+    """The model a client named must be registered and allowed for its key."""
+    if model not in registry:
+        raise UnknownModel(f"The model '{model}' does not exist", field="model")
+    if not principal.may_use(model):
+        raise PermissionDenied(f"this key may not use model '{model}'", field="model")
+
+
 def _fallbacks(registry: ModelRegistry) -> dict[str, tuple[str, ...]]:
     return {profile.id: profile.fallbacks for profile in registry}
 
@@ -222,10 +230,7 @@ class Steering:
         alias = self.aliases.get(requested)
         automatic = requested == AUTO or alias is not None
         if not automatic:
-            if requested not in registry:
-                raise UnknownModel(f"The model '{requested}' does not exist", field="model")
-            if not principal.may_use(requested):
-                raise PermissionDenied(f"this key may not use model '{requested}'", field="model")
+            check_requested(registry, principal, requested)
         profile = analyse(
             request.messages, max_tokens=request.max_tokens, tools=request.tools,
             response_format=request.response_format, system=request.system,
