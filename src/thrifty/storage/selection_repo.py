@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -111,7 +111,6 @@ class Visibility:
     org_id: str | None = None
     team_id: str | None = None
     user_id: str | None = None
-    key_ids: Sequence[str] | None = None
 
 
 def _visible(query: Any, seen: Visibility) -> Any:
