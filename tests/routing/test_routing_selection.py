@@ -170,3 +170,13 @@ def test_feedback_moves_the_posterior_and_explores() -> None:
     assert len(draws) == 5 and all(0 < d < 1 for d in draws)
     with pytest.raises(ValueError, match="exploration"):
         QualityBook(exploration=2)
+
+
+@pytest.mark.parametrize("strategy", list(Strategy))
+def test_the_explanation_json_is_each_alternatives_own(strategy: Strategy) -> None:
+    pool = [*POOL, _c("blind", "0.0002", 0.7, unfit="no vision support")]
+    decision = select_model(pool, strategy=strategy, cost_limit=D("0.02"))
+    body = decision.json()
+    assert body["alternatives"] == [a.json() for a in decision.alternatives]
+    assert body["scores"] == decision.scores.json()  # type: ignore[union-attr]
+    assert {a["model"] for a in body["alternatives"]} == {c.model for c in pool} - {decision.model}

@@ -340,16 +340,20 @@ class Steering:
         if estimated_cost is None and chosen:  # the client's or a rule's model, excluded by a
             estimated_cost = chosen[0].estimated_cost  # budget: the ledger will refuse it
         impact = budget_impact(view.states, hold_nano(estimated_cost or Decimal(0)))
-        body = {
-            "decisionId": decision_id,
-            "path": request.path,
-            "profile": profile.json(),
-            "qualitySource": source,
-            "rules": directive.json(),
-            "chain": chain,
-            "budgetImpact": impact,
-            **decision.json(),
-        }
+        path, route = request.path, tuple(chain)
+
+        def explain() -> dict[str, Any]:
+            return {
+                "decisionId": decision_id,
+                "path": path,
+                "profile": profile.json(),
+                "qualitySource": source,
+                "rules": directive.json(),
+                "chain": list(route),
+                "budgetImpact": impact,
+                **decision.json(),
+            }
+
         record = DecisionRecord(
             id=decision_id,
             request_id=request_id,
@@ -362,7 +366,7 @@ class Steering:
             team_id=principal.team_id,
             org_id=principal.org_id,
             estimated_cost_nano=None if estimated_cost is None else hold_nano(estimated_cost),
-            body=body,
+            explain=explain,
         )
         return Steered(chain, decision, directive, profile, record)
 

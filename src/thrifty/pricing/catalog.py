@@ -175,6 +175,19 @@ def costs_of(price: ModelPrice, input_tokens: int, outputs: tuple[int, ...]) -> 
     return formula.costs(input_tokens, outputs)
 
 
+def cost_pair(
+    price: ModelPrice, input_tokens: int, expected: int, worst: int
+) -> tuple[Decimal, Decimal]:
+    """``costs_of(price, input_tokens, (expected, worst))`` as a pair: the expected and the
+    worst-case cost of one request, the hot path of selection."""
+    cached = _FORMULAS.get(id(price))
+    formula = cached[1] if cached is not None and cached[0] is price else _formula(price)
+    if formula is None:
+        first, second = costs_of(price, input_tokens, (expected, worst))
+        return first, second
+    return formula.pair(input_tokens, expected, worst)
+
+
 def search(query: str, limit: int = 50) -> list[CatalogEntry]:
     """Catalog models whose id or name contains ``query`` (case-insensitive)."""
     needle = query.lower()

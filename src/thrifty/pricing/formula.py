@@ -65,6 +65,21 @@ class TokenFormula:
             total += _unit(self.output, output_tokens, input_tokens)
         return total
 
+    def pair(self, input_tokens: int, expected: int, worst: int) -> tuple[Decimal, Decimal]:
+        """``costs(input_tokens, (expected, worst))`` as a pair, without the list."""
+        base = Decimal(0)
+        if self.input is not None:
+            base += _unit(self.input, input_tokens, input_tokens)
+        output = self.output
+        if output is None:
+            return base, base
+        if isinstance(output, TieredPrices):
+            return (
+                base + _unit(output, expected, input_tokens),
+                base + _unit(output, worst, input_tokens),
+            )
+        return base + output * expected / _PER_MTOK, base + output * worst / _PER_MTOK
+
     def costs(self, input_tokens: int, outputs: tuple[int, ...]) -> list[Decimal]:
         """``cost(input_tokens, out, 0, 0)`` for each ``out``, the input priced once: the same
         Decimal operations in the same order, so the same values to the last digit."""

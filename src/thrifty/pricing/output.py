@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -110,18 +110,45 @@ def predict_output_tokens(
     model_max_output: int | None = None,
 ) -> OutputPrediction:
     """Expected output tokens and the worst case to reserve (see the module docstring)."""
+    return output_predictor(messages, max_tokens=max_tokens, task_type=task_type)(model_max_output)
+
+
+def output_predictor(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    max_tokens: int | None,
+    task_type: str | None = None,
+) -> Callable[[int | None], OutputPrediction]:
+    """``predict_output_tokens`` for one request as a function of the model's output limit:
+    the prompt is read once however many models are priced."""
     model = _model()
-    if model_max_output is not None and model_max_output < 1:
-        raise InvalidInput("model_max_output must be at least 1", field="model_max_output")
-    if max_tokens is not None:
-        if max_tokens < 1:
-            raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
-        bound = max_tokens if model_max_output is None else min(max_tokens, model_max_output)
-        return OutputPrediction(tokens=bound, worst_case=bound, source="max_tokens")
-    worst_case = model_max_output if model_max_output is not None else model.default_cap
+    if max_tokens is not None and max_tokens < 1:
+        raise InvalidInput("max_tokens must be at least 1", field="max_tokens")
+    unbounded: tuple[int, str] | None = None
+
+    def predict(model_max_output: int | None) -> OutputPrediction:
+        nonlocal unbounded
+        if model_max_output is not None and model_max_output < 1:
+            raise InvalidInput("model_max_output must be at least 1", field="model_max_output")
+        if max_tokens is not None:
+            bound = max_tokens if model_max_output is None else min(max_tokens, model_max_output)
+            return OutputPrediction(tokens=bound, worst_case=bound, source="max_tokens")
+        worst_case = model_max_output if model_max_output is not None else model.default_cap
+        if unbounded is None:
+            unbounded = _expected(messages, task_type, model)
+        expected, source = unbounded
+        return OutputPrediction(min(expected, worst_case), worst_case, source)
+
+    return predict
+
+
+def _expected(
+    messages: Sequence[Mapping[str, Any]], task_type: str | None, model: OutputModel
+) -> tuple[int, str]:
+    """The expected output tokens before any cap, and where they came from."""
     cue = cue_tokens(_last_user_text(messages), model)
     if cue is not None:
-        return OutputPrediction(min(cue, worst_case), worst_case, "prompt_cue")
+        return cue, "prompt_cue"
     task = task_type or "chat"
     prior = model.task_priors.get(task)
     if prior is None:
@@ -133,7 +160,7 @@ def predict_output_tokens(
         scale = prior.per_input_token or 0.0
         expected = math.ceil(_input_tokens(messages) * scale)
     expected = max(prior.min, expected if prior.max is None else min(prior.max, expected))
-    return OutputPrediction(min(expected, worst_case), worst_case, "task_prior")
+    return expected, "task_prior"
 
 
 _NUMBER_WORDS = {

@@ -13,14 +13,16 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from thrifty.pricing.catalog import costs_of
+from thrifty.pricing.catalog import cost_pair
 from thrifty.pricing.estimate import PricedRequest, count_input
-from thrifty.pricing.output import OutputPrediction, predict_output_tokens
+from thrifty.pricing.output import OutputPrediction, output_predictor
 from thrifty.pricing.tokens import TokenCount, encoding_for_model
 from thrifty.routing.analysis import RequestProfile
 from thrifty.routing.estimates import tokenizer_model
 from thrifty.routing.feedback import EMPTY_BOOK, QualityBook
+from thrifty.routing.models import ModelProfile
 from thrifty.routing.needs import unfit_reason
 from thrifty.routing.registry import ModelRegistry
 from thrifty.routing.selection import Candidate
@@ -33,6 +35,15 @@ class Observed:
     latency_ms: float | None = None
     error_rate: float = 0.0
     in_rotation: bool = True
+
+
+class _Row(NamedTuple):
+    """What one model contributes to every request, computed once per registry snapshot."""
+
+    profile: ModelProfile
+    tokenizer: str  # the model name its tokenizer is chosen by
+    encoding: str  # that tokenizer's label
+    general: float  # its default quality
 
 
 def build_candidates(
@@ -53,44 +64,44 @@ def build_candidates(
     predictions: dict[int | None, OutputPrediction] = {}
     observed = observed or {}
     task = profile.task_type.value
-    tokenizers = registry.derived("tokenizers", _tokenizers)
+    needs = profile.needs
+    max_tokens = request.max_tokens
+    rows = registry.derived("candidate rows", _rows)
     learned = learned or {}
     feedback = bool(book.observations)
     unseen = Observed()
+    price_of = registry.price_of
+    predict = output_predictor(request.messages, max_tokens=max_tokens, task_type=task)
     candidates: list[Candidate] = []
     for model_id in dict.fromkeys(model_ids):
-        model = registry.profiles.get(model_id)
-        if model is None:
+        row = rows.get(model_id)
+        if row is None:
             continue
-        name, encoding = tokenizers[model_id]
-        tokens = counts.get(encoding)
+        model = row.profile
+        tokens = counts.get(row.encoding)
         if tokens is None:
-            tokens = counts[encoding] = count_input(request, name)
+            tokens = counts[row.encoding] = count_input(request, row.tokenizer)
         limit = model.max_output_tokens
         prediction = predictions.get(limit)
         if prediction is None:
-            prediction = predictions[limit] = predict_output_tokens(
-                request.messages, max_tokens=request.max_tokens, task_type=task,
-                model_max_output=limit,
-            )  # fmt: skip
-        price = registry.price_of(model_id, now).price
+            prediction = predictions[limit] = predict(limit)
         seen = observed.get(model_id, unseen)
-        unfit = unfit_reason(model, profile.needs, tokens.tokens, request.max_tokens)
+        unfit = unfit_reason(model, needs, tokens.tokens, max_tokens)
         if unfit is None and not allowed(model_id):
             unfit = "not allowed for this key"
         if unfit is None and not seen.in_rotation:
             unfit = "upstream out of rotation (circuit open)"
-        prior = model.quality_for(task)
-        general = model.quality_for("default")
+        general = row.general
+        quality = model.quality.get(task, general)
         if model_id in learned:
             quality = learned[model_id]
         elif feedback:
-            quality = book.quality(model_id, task, prior, rng)
-        else:
-            quality = prior
+            quality = book.quality(model_id, task, quality, rng)
         if feedback:
             general = book.expected(model_id, "default", general)
-        expected, worst = costs_of(price, tokens.tokens, (prediction.tokens, prediction.worst_case))
+        expected, worst = cost_pair(
+            price_of(model_id, now).price, tokens.tokens, prediction.tokens, prediction.worst_case
+        )
         candidates.append(
             Candidate(
                 model_id, expected, worst, quality, general, seen.latency_ms, seen.error_rate,
@@ -100,10 +111,9 @@ def build_candidates(
     return candidates
 
 
-def _tokenizers(registry: ModelRegistry) -> dict[str, tuple[str, str]]:
-    """Model id → (the model name its tokenizer is chosen by, that tokenizer's label)."""
+def _rows(registry: ModelRegistry) -> dict[str, _Row]:
     found = {}
     for model in registry:
         name = tokenizer_model(model)
-        found[model.id] = (name, encoding_for_model(name))
+        found[model.id] = _Row(model, name, encoding_for_model(name), model.quality_for("default"))
     return found

@@ -42,8 +42,9 @@ def unfit_reason(
     max_tokens: int | None,
 ) -> str | None:
     """Why ``profile`` cannot serve the request, or None when it can."""
-    for capability in sorted(needed - profile.capabilities):
-        return f"no {capability.value} support"
+    if needed and not needed <= profile.capabilities:
+        missing = min(needed - profile.capabilities)
+        return f"no {missing.value} support"
     limit = profile.max_output_tokens
     if max_tokens is not None and limit is not None and max_tokens > limit:
         return f"max_tokens {max_tokens} exceeds output limit {limit}"

@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from thrifty.budgets.money import format_nano, format_usd, hold_nano
@@ -131,12 +132,29 @@ class Decision:
     estimated_cost: Decimal | None
     worst_case_cost: Decimal | None
     quality: float | None
-    scores: Scores | None
     reason: str
-    alternatives: tuple[Alternative, ...]
     factors: Factors
     downgrading: Downgrading
     restrictions: tuple[str, ...] = ()
+    #: Builds (the winner's scores, the alternatives) when first asked for: most of a
+    #: decision's time would otherwise go to explaining it before the call is even made.
+    explain: Callable[[], tuple[Scores | None, tuple[Alternative, ...]]] = field(
+        default=lambda: (None, ()), repr=False, compare=False
+    )
+
+    @cached_property
+    def _explained(self) -> tuple[Scores | None, tuple[Alternative, ...]]:
+        return self.explain()
+
+    @property
+    def scores(self) -> Scores | None:
+        """The winner's composite score and its parts (None when nothing won)."""
+        return self._explained[0]
+
+    @property
+    def alternatives(self) -> tuple[Alternative, ...]:
+        """Every candidate that did not win, with the reason."""
+        return self._explained[1]
 
     def json(self) -> dict[str, Any]:
         return {
@@ -153,8 +171,36 @@ class Decision:
             "factors": self.factors.json(),
             "modelDowngrading": self.downgrading.value,
             "restrictions": list(self.restrictions),
-            "alternatives": [a.json() for a in self.alternatives],
+            "alternatives": _alternatives_json(self.alternatives),
         }
+
+
+def _alternatives_json(alternatives: Sequence[Alternative]) -> list[dict[str, Any]]:
+    """``[a.json() for a in alternatives]``, inlined: a decision explains up to hundreds."""
+    usd = format_usd
+    found = []
+    for model, reason, eligible, cost, difference, quality, quality_diff, s in alternatives:
+        found.append(
+            {
+                "model": model,
+                "reason": reason,
+                "eligible": eligible,
+                "estimatedCost": usd(cost),
+                "costDifference": None if difference is None else usd(difference),
+                "quality": round(quality, 4),
+                "qualityDifference": None if quality_diff is None else round(quality_diff, 4),
+                "scores": None
+                if s is None
+                else {
+                    "budgetScore": round(s[0], 4),
+                    "qualityScore": round(s[1], 4),
+                    "taskScore": round(s[2], 4),
+                    "historyScore": round(s[3], 4),
+                    "total": round(s[4], 4),
+                },
+            }
+        )
+    return found
 
 
 def _usd_or_none(value: Decimal | None) -> str | None:
@@ -322,20 +368,20 @@ def select_model(
     eligible = [c for c in candidates if reasons[c.model] is None]
     share = max(0.0, quality_requirement - RELAX[downgrading])
     if not eligible:
-        return Decision(
-            None, (), strategy, quality_requirement, None, None, None, None, None,
-            "no candidate can serve this request",
-            tuple(
-                Alternative(c.model, reasons[c.model] or "", False, c.estimated_cost, None,
-                            c.quality, None, None)
-                for c in candidates
-            ),
-            factors, downgrading, restrictions.reasons,
+        unserved = tuple(
+            Alternative(c.model, reasons[c.model] or "", False, c.estimated_cost, None, c.quality,
+                        None, None)
+            for c in candidates
         )  # fmt: skip
-    scores = _score(eligible, factors)
+        return Decision(
+            None, (), strategy, quality_requirement, None, None, None, None,
+            "no candidate can serve this request", factors, downgrading, restrictions.reasons,
+            lambda: (None, unserved),
+        )  # fmt: skip
+    scores = _score(eligible, factors) if strategy is Strategy.BALANCED else None
     bar = ref.quality if ref is not None and ref in eligible else max(c.quality for c in eligible)
     floor = share * bar
-    ordered = _order(strategy, eligible, scores, floor)
+    ordered = _order(strategy, eligible, scores or {}, floor)
     winner = ordered[0]
     fallbacks: list[str] = []
     if fallback_chain:
@@ -343,19 +389,25 @@ def select_model(
         preferred = (configured_fallbacks or {}).get(winner.model, ())
         fallbacks = [m for m in preferred if m in names]
         fallbacks += [c.model for c in ordered[1:] if c.model not in fallbacks]
-    alternatives = [
-        Alternative(
-            c.model,
-            reasons[c.model] or _why_lost(strategy, c, winner, floor),
-            reasons[c.model] is None,
-            c.estimated_cost,
-            c.estimated_cost - winner.estimated_cost,
-            c.quality,
-            c.quality - winner.quality,
-            scores.get(c.model),
+
+    def explain() -> tuple[Scores | None, tuple[Alternative, ...]]:
+        scored = scores or _score(eligible, factors)
+        losers = [*ordered[1:], *(c for c in candidates if reasons[c.model] is not None)]
+        alternatives = tuple(
+            Alternative(
+                c.model,
+                reasons[c.model] or _why_lost(strategy, c, winner, floor),
+                reasons[c.model] is None,
+                c.estimated_cost,
+                c.estimated_cost - winner.estimated_cost,
+                c.quality,
+                c.quality - winner.quality,
+                scored.get(c.model),
+            )
+            for c in losers
         )
-        for c in [*ordered[1:], *(c for c in candidates if reasons[c.model] is not None)]
-    ]
+        return scored[winner.model], alternatives
+
     return Decision(
         model=winner.model,
         fallbacks=tuple(fallbacks[:max_fallbacks]),
@@ -365,10 +417,9 @@ def select_model(
         estimated_cost=winner.estimated_cost,
         worst_case_cost=winner.worst_case_cost,
         quality=winner.quality,
-        scores=scores[winner.model],
         reason=_why_won(strategy, winner, floor, share),
-        alternatives=tuple(alternatives),
         factors=factors,
         downgrading=downgrading,
         restrictions=restrictions.reasons,
+        explain=explain,
     )

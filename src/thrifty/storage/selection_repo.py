@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
@@ -29,9 +30,10 @@ _INSERT_DECISION = Sql(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DecisionRecord:
-    """One live decision as the gateway stores it."""
+    """One live decision as the gateway stores it. The explanation (``body``) is built when
+    first read, so a request reaches its upstream before its decision is put into words."""
 
     id: str
     request_id: str
@@ -44,7 +46,12 @@ class DecisionRecord:
     team_id: str | None
     org_id: str | None
     estimated_cost_nano: int | None
-    body: Mapping[str, Any]
+    explain: Callable[[], Mapping[str, Any]] = field(repr=False, compare=False)
+
+    @cached_property
+    def body(self) -> Mapping[str, Any]:
+        """The stored explanation (the explainer's JSON)."""
+        return self.explain()
 
 
 def new_decision_id() -> str:
