@@ -15,6 +15,7 @@ from thrifty import __version__, background
 from thrifty.api import (
     audit,
     budgets,
+    cost_analysis,
     directory,
     estimates,
     explainer,
@@ -195,6 +196,7 @@ def create_app(
     app.include_router(provider_api.router)
     app.include_router(explainer.router)
     app.include_router(rules_api.router)
+    app.include_router(cost_analysis.router)
     install_gateway(app)
     return app
 

@@ -58,6 +58,7 @@ class UsageBody(BaseModel):
     latency_ms: Annotated[int, Field(ge=0)] | None = None
     ttft_ms: Annotated[int, Field(ge=0)] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    task_type: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
 class SettleBody(BaseModel):

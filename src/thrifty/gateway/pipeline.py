@@ -57,6 +57,7 @@ class CallContext:
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     decision: DecisionRecord | None = None  # stored with the first attempt's settlement
+    task_type: str | None = None  # from the request's analysis, when it was steered
 
 
 @dataclass
@@ -143,7 +144,11 @@ class Gateway:
         )  # fmt: skip
         tags = tuple(dict.fromkeys([*ctx.tags, *steered.tags]))
         ctx = replace(
-            ctx, tags=tags, principal=replace(ctx.principal, tags=tags), decision=steered.record
+            ctx,
+            tags=tags,
+            principal=replace(ctx.principal, tags=tags),
+            decision=steered.record,
+            task_type=steered.profile.task_type.value,
         )
         chain = [registry.profiles[m] for m in dict.fromkeys(steered.chain)]
         return ctx, self.in_rotation(chain), steered
@@ -294,6 +299,7 @@ class Gateway:
             latency_ms=attempt.elapsed_ms,
             ttft_ms=attempt.ttft_ms,
             metadata={**ctx.metadata, **extra},
+            task_type=ctx.task_type,
         )
         self.health.record(
             attempt.provider.name,

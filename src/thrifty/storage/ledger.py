@@ -14,6 +14,7 @@ that sum (and what is held) per period window, so a status read is one row per b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,7 @@ from thrifty.budgets.money import format_nano
 from thrifty.budgets.overrides import Override, matching_override
 from thrifty.budgets.policy import restrictions_for
 from thrifty.errors import Conflict, InvalidInput, NotFound
-from thrifty.storage import balances, budgets_repo, overrides_repo
+from thrifty.storage import balances, budgets_repo, overrides_repo, rollups
 from thrifty.storage.audit_repo import record_audit
 from thrifty.storage.sql import Sql, cached, items, read_time, stored_json, stored_time
 
@@ -103,6 +104,7 @@ class Usage:
     latency_ms: int | None = None
     ttft_ms: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    task_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +141,10 @@ _INSERT_ENTRY = Sql(
 _INSERT_USAGE = Sql(
     "INSERT INTO usage_records (request_id, key_id, user_id, team_id, org_id, tags, metadata,"
     " model, provider, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,"
-    " cost_nano, estimated, status, latency_ms, ttft_ms, created_at) VALUES (:request_id,"
-    " :key_id, :user_id, :team_id, :org_id, :tags, :metadata, :model, :provider, :input_tokens,"
-    " :cached_input_tokens, :output_tokens, :reasoning_tokens, :cost_nano, :estimated, :status,"
-    " :latency_ms, :ttft_ms, :now)"
+    " cost_nano, estimated, status, latency_ms, ttft_ms, created_at, task_type) VALUES"
+    " (:request_id, :key_id, :user_id, :team_id, :org_id, :tags, :metadata, :model, :provider,"
+    " :input_tokens, :cached_input_tokens, :output_tokens, :reasoning_tokens, :cost_nano,"
+    " :estimated, :status, :latency_ms, :ttft_ms, :now, :task_type)"
 )
 _CLOSE_HOLD = Sql(
     "UPDATE holds SET status = :status, actual_nano = :actual_nano, closed_at = :now"
@@ -398,7 +400,7 @@ def settle(
     for line in hold.lines:
         if line.override_id is not None:
             overrides_repo.add_consumed(conn, line.override_id, actual_nano)
-    _record_usage(conn, hold, actual_nano, usage or Usage(model=hold.model), stamp)
+    _record_usage(conn, hold, actual_nano, usage or Usage(model=hold.model), now)
     _CLOSE_HOLD(
         conn,
         {"status": SETTLED, "actual_nano": actual_nano, "now": stamp, "request_id": request_id},
@@ -423,7 +425,21 @@ def _alert_overrun(conn: Connection, hold: _Hold, actual_nano: int, now: datetim
             )
 
 
-def _record_usage(conn: Connection, hold: _Hold, cost_nano: int, usage: Usage, stamp: Any) -> None:
+def _record_usage(
+    conn: Connection, hold: _Hold, cost_nano: int, usage: Usage, now: datetime
+) -> None:
+    tags = json.loads(hold.tags) if isinstance(hold.tags, str) else hold.tags
+    model = usage.model or hold.model
+    rollups.add(
+        conn,
+        rollups.UsageFacts(
+            at=now, org_id=hold.org_id, team_id=hold.team_id, user_id=hold.user_id,
+            key_id=hold.key_id, model=model, provider=usage.provider, task_type=usage.task_type,
+            tags=tuple(str(t) for t in tags or ()), ok=usage.status == "ok",
+            input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens, cost_nano=cost_nano,
+        ),
+    )  # fmt: skip
     _INSERT_USAGE(
         conn,
         {
@@ -434,7 +450,7 @@ def _record_usage(conn: Connection, hold: _Hold, cost_nano: int, usage: Usage, s
             "org_id": hold.org_id,
             "tags": hold.tags if isinstance(hold.tags, str) else stored_json(hold.tags),
             "metadata": stored_json(usage.metadata),
-            "model": usage.model or hold.model,
+            "model": model,
             "provider": usage.provider,
             "input_tokens": usage.input_tokens,
             "cached_input_tokens": usage.cached_input_tokens,
@@ -445,7 +461,8 @@ def _record_usage(conn: Connection, hold: _Hold, cost_nano: int, usage: Usage, s
             "status": usage.status,
             "latency_ms": usage.latency_ms,
             "ttft_ms": usage.ttft_ms,
-            "now": stamp,
+            "now": stored_time(conn, now),
+            "task_type": usage.task_type,
         },
     )
 

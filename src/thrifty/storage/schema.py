@@ -219,6 +219,7 @@ usage_records = Table(
     Column("latency_ms", Integer),
     Column("ttft_ms", Integer),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("task_type", String(32)),
     Index("ix_usage_records_created", "created_at"),
     Index("ix_usage_records_org", "org_id", "created_at"),
     Index("ix_usage_records_team", "team_id", "created_at"),
@@ -364,4 +365,72 @@ stored_rules = Table(
     Column("id", String(16), primary_key=True),
     Column("rules", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+#: Usage summed per hour and per day (``grain``) and per attribution, kept by the settlement
+#: that writes each usage record: cost analysis reads these, never the records. Attribution
+#: columns hold "" for none (a NULL would make every row of a unique key distinct).
+_SUMS = ("requests", "ok_requests", "input_tokens", "cached_input_tokens", "output_tokens")
+
+
+def _sum_columns() -> list[Column[int]]:
+    return [
+        *(Column(name, BigInteger, nullable=False) for name in _SUMS),
+        Column("cost_nano", BigInteger, nullable=False),
+    ]
+
+
+usage_rollups = Table(
+    "usage_rollups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("grain", String(8), nullable=False),  # hour | day
+    Column("bucket", UTCDateTime, nullable=False),
+    Column("org_id", String(64), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("provider", String(200), nullable=False),
+    Column("task_type", String(32), nullable=False),
+    *_sum_columns(),
+    Index(
+        "ux_usage_rollups",
+        "grain",
+        "bucket",
+        "org_id",
+        "team_id",
+        "user_id",
+        "key_id",
+        "model",
+        "provider",
+        "task_type",
+        unique=True,
+    ),
+)
+
+usage_tag_rollups = Table(
+    "usage_tag_rollups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("grain", String(8), nullable=False),
+    Column("bucket", UTCDateTime, nullable=False),
+    Column("tag", String(200), nullable=False),
+    Column("org_id", String(64), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    *_sum_columns(),
+    Index(
+        "ux_usage_tag_rollups",
+        "grain",
+        "bucket",
+        "tag",
+        "org_id",
+        "team_id",
+        "user_id",
+        "model",
+        unique=True,
+    ),
 )

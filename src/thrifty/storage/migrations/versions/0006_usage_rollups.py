@@ -1,0 +1,82 @@
+"""Cost analysis: each usage record's task type, and usage summed per hour and per day.
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from thrifty.storage.types import UTCDateTime
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+_SUMS = ("requests", "ok_requests", "input_tokens", "cached_input_tokens", "output_tokens")
+
+
+def _sums() -> list[sa.Column]:
+    return [
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in _SUMS),
+        sa.Column("cost_nano", sa.BigInteger(), nullable=False),
+    ]
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("usage_records") as batch:
+        batch.add_column(sa.Column("task_type", sa.String(length=32), nullable=True))
+    op.create_table(
+        "usage_rollups",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("grain", sa.String(length=8), nullable=False),
+        sa.Column("bucket", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("org_id", sa.String(length=64), nullable=False),
+        sa.Column("team_id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("key_id", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("provider", sa.String(length=200), nullable=False),
+        sa.Column("task_type", sa.String(length=32), nullable=False),
+        *_sums(),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ux_usage_rollups",
+        "usage_rollups",
+        ["grain", "bucket", "org_id", "team_id", "user_id", "key_id", "model", "provider",
+         "task_type"],
+        unique=True,
+    )  # fmt: skip
+    op.create_table(
+        "usage_tag_rollups",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("grain", sa.String(length=8), nullable=False),
+        sa.Column("bucket", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("tag", sa.String(length=200), nullable=False),
+        sa.Column("org_id", sa.String(length=64), nullable=False),
+        sa.Column("team_id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        *_sums(),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ux_usage_tag_rollups",
+        "usage_tag_rollups",
+        ["grain", "bucket", "tag", "org_id", "team_id", "user_id", "model"],
+        unique=True,
+    )
+    from thrifty.storage.rollups import rebuild  # the sums of records written before them
+
+    rebuild(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_index("ux_usage_tag_rollups", table_name="usage_tag_rollups")
+    op.drop_table("usage_tag_rollups")
+    op.drop_index("ux_usage_rollups", table_name="usage_rollups")
+    op.drop_table("usage_rollups")
+    with op.batch_alter_table("usage_records") as batch:
+        batch.drop_column("task_type")

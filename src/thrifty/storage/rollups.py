@@ -1,0 +1,243 @@
+"""Usage summed per hour and per day, kept in the transaction that records each usage record.
+
+Cost analysis reads these sums, never the records, so its cost does not grow with the number
+of requests: a range of ``d`` days reads at most ``d`` day rows (or ``24·d`` hour rows) per
+attribution seen. Each settlement adds its request to one hour row and one day row (and one
+of each per tag) with an upsert, so the sums are exact, and exactly once: the usage record and
+its sums commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from thrifty.storage.schema import usage_records, usage_rollups, usage_tag_rollups
+from thrifty.storage.sql import Sql, read_time, stored_time
+
+GRAINS = ("hour", "day")
+SUMS = ("requests", "ok_requests", "input_tokens", "cached_input_tokens", "output_tokens")
+_ALL_SUMS = (*SUMS, "cost_nano")
+#: The attributions of ``usage_rollups`` (``usage_tag_rollups`` has tag, org, team, user, model).
+DIMENSIONS = ("org_id", "team_id", "user_id", "key_id", "model", "provider", "task_type")
+TAG_DIMENSIONS = ("tag", "org_id", "team_id", "user_id", "model")
+
+
+def _upsert(table: str, dimensions: Sequence[str]) -> Sql:
+    keys = ("grain", "bucket", *dimensions)
+    columns = (*keys, *_ALL_SUMS)
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in _ALL_SUMS)
+    return Sql(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES"  # noqa: S608 (fixed names)
+        f" ({', '.join(':' + c for c in columns)})"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+_ADD = _upsert("usage_rollups", DIMENSIONS)
+_ADD_TAGS = _upsert("usage_tag_rollups", TAG_DIMENSIONS)
+
+
+def bucket_start(at: datetime, grain: str) -> datetime:
+    """The start of the UTC hour or day holding ``at``."""
+    at = at.astimezone(UTC)
+    if grain == "hour":
+        return at.replace(minute=0, second=0, microsecond=0)
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFacts:
+    """What one usage record adds to the sums."""
+
+    at: datetime
+    org_id: str | None
+    team_id: str | None
+    user_id: str | None
+    key_id: str | None
+    model: str | None
+    provider: str | None
+    task_type: str | None
+    tags: tuple[str, ...]
+    ok: bool
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    cost_nano: int
+
+    def sums(self) -> dict[str, int]:
+        return {
+            "requests": 1,
+            "ok_requests": int(self.ok),
+            "input_tokens": self.input_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_nano": self.cost_nano,
+        }
+
+
+def add(conn: Connection, facts: UsageFacts) -> None:
+    """Add one usage record to its hour and day sums (and its tags')."""
+    sums = facts.sums()
+    attribution = {name: getattr(facts, name) or "" for name in DIMENSIONS}
+    rows = [
+        {"grain": g, "bucket": stored_time(conn, bucket_start(facts.at, g)), **attribution, **sums}
+        for g in GRAINS
+    ]
+    _ADD(conn, rows)
+    if facts.tags:
+        shared = {name: attribution[name] for name in TAG_DIMENSIONS if name != "tag"}
+        _ADD_TAGS(
+            conn,
+            [
+                {"grain": row["grain"], "bucket": row["bucket"], "tag": tag, **shared, **sums}
+                for row in rows
+                for tag in dict.fromkeys(facts.tags)
+            ],
+        )
+
+
+def rebuild(conn: Connection, batch: int = 5_000) -> int:
+    """Recompute every sum from the usage records (for databases that had records before the
+    sums existed); returns the number of records read."""
+    conn.execute(usage_rollups.delete())
+    conn.execute(usage_tag_rollups.delete())
+    totals: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: dict.fromkeys(_ALL_SUMS, 0))
+    tag_totals: dict[tuple[Any, ...], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(_ALL_SUMS, 0)
+    )
+    read = 0
+    last = 0
+    while True:
+        rows = conn.execute(
+            select(usage_records)
+            .where(usage_records.c.id > last)
+            .order_by(usage_records.c.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        last = rows[-1].id
+        read += len(rows)
+        for row in rows:
+            facts = facts_of_record(dict(row._mapping))
+            for grain in GRAINS:
+                start = bucket_start(facts.at, grain)
+                key = (grain, start, *(getattr(facts, d) or "" for d in DIMENSIONS))
+                _accumulate(totals[key], facts)
+                for tag in dict.fromkeys(facts.tags):
+                    attribution = (facts.org_id, facts.team_id, facts.user_id, facts.model)
+                    tag_key = (grain, start, tag, *(v or "" for v in attribution))
+                    _accumulate(tag_totals[tag_key], facts)
+    _insert(conn, _ADD, ("grain", "bucket", *DIMENSIONS), totals)
+    _insert(conn, _ADD_TAGS, ("grain", "bucket", *TAG_DIMENSIONS), tag_totals)
+    return read
+
+
+def _accumulate(into: dict[str, int], facts: UsageFacts) -> None:
+    for name, value in facts.sums().items():
+        into[name] += value
+
+
+def _insert(
+    conn: Connection, sql: Sql, keys: Sequence[str], totals: Mapping[tuple[Any, ...], Any]
+) -> None:
+    rows = []
+    for key, sums in totals.items():
+        row = dict(zip(keys, key, strict=True))
+        row["bucket"] = stored_time(conn, row["bucket"])
+        rows.append({**row, **sums})
+    for start in range(0, len(rows), 1_000):
+        sql(conn, rows[start : start + 1_000])
+
+
+def facts_of_record(record: Mapping[str, Any]) -> UsageFacts:
+    """The facts of a stored usage record (a row of ``usage_records``)."""
+    tags = record["tags"]
+    if isinstance(tags, str):
+        tags = json.loads(tags)
+    at = read_time(record["created_at"])
+    assert at is not None
+    return UsageFacts(
+        at=at,
+        org_id=record["org_id"],
+        team_id=record["team_id"],
+        user_id=record["user_id"],
+        key_id=record["key_id"],
+        model=record["model"],
+        provider=record["provider"],
+        task_type=record.get("task_type"),
+        tags=tuple(str(t) for t in tags or ()),
+        ok=record["status"] == "ok",
+        input_tokens=int(record["input_tokens"]),
+        cached_input_tokens=int(record["cached_input_tokens"]),
+        output_tokens=int(record["output_tokens"]),
+        cost_nano=int(record["cost_nano"]),
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which sums a reader may see and asked for: attribution filters ("" matches none)."""
+
+    org_id: str | None = None
+    team_id: str | None = None
+    user_id: str | None = None
+    key_id: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    task_type: str | None = None
+    tag: str | None = None
+
+
+def read(
+    conn: Connection,
+    grain: str,
+    start: datetime,
+    end: datetime,
+    scope: Scope,
+    group_by: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Sums per bucket of ``grain`` in ``[start, end)`` and per value of each ``group_by``
+    attribution (``tag`` reads the tag sums), filtered by ``scope``."""
+    tagged = "tag" in group_by or scope.tag is not None
+    table = usage_tag_rollups if tagged else usage_rollups
+    allowed = TAG_DIMENSIONS if tagged else DIMENSIONS
+    for name in group_by:
+        if name not in allowed:
+            raise ValueError(f"cannot group tag sums by {name}")
+    keys = [table.c.bucket, *(table.c[name] for name in group_by)]
+    conditions = [
+        table.c.grain == grain,
+        table.c.bucket >= start.astimezone(UTC),
+        table.c.bucket < end.astimezone(UTC),
+    ]
+    for name in (*DIMENSIONS, "tag"):
+        value = getattr(scope, name)
+        if value is not None:
+            if name not in allowed:
+                raise ValueError(f"cannot filter tag sums by {name}")
+            conditions.append(table.c[name] == value)
+    query = (
+        select(*keys, *(func.sum(table.c[name]).label(name) for name in _ALL_SUMS))
+        .where(and_(*conditions))
+        .group_by(*keys)
+        .order_by(table.c.bucket)
+    )
+    found = []
+    for row in conn.execute(query):
+        data = dict(row._mapping)
+        data["bucket"] = read_time(data["bucket"])
+        for name in _ALL_SUMS:
+            data[name] = int(data[name] or 0)
+        found.append(data)
+    return found
