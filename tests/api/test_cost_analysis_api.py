@@ -190,8 +190,11 @@ def test_visibility_follows_the_key(client: TestClient, seeded: dict[str, str]) 
         ("by/colour", {}, "dimension"),
         ("trends", {"granularity": "fortnight"}, "granularity"),
         ("trends", {"groupBy": "colour"}, "groupBy"),
-        ("trends", {"granularity": "hour", "start": "2026-01-01T00:00:00Z",
-                    "end": "2026-11-01T00:00:00Z"}, "granularity"),  # fmt: skip
+        (
+            "trends",
+            {"granularity": "hour", "start": "2026-01-01T00:00:00Z", "end": "2026-11-01T00:00:00Z"},
+            "granularity",
+        ),
         ("by/tag", {"keyId": "k1"}, "keyId"),
     ],
 )
