@@ -19,6 +19,7 @@ from thrifty.api import (
     directory,
     estimates,
     explainer,
+    forecasts,
     health,
     ledger,
     models,
@@ -197,6 +198,7 @@ def create_app(
     app.include_router(explainer.router)
     app.include_router(rules_api.router)
     app.include_router(cost_analysis.router)
+    app.include_router(forecasts.router)
     install_gateway(app)
     return app
 

@@ -127,6 +127,16 @@ class SelectionConfig(Strict):
     _quality = field_validator("quality_requirement")(check_quality)
 
 
+class AnalyticsConfig(Strict):
+    """What the gateway keeps for cost analysis beyond usage sums."""
+
+    store_prompts: bool = True
+    """Keep the text of each distinct request preamble (system prompt, examples) once, for
+    prompt recommendations; off: only its fingerprint, token count and request counts."""
+    max_prompt_chars: Annotated[int, Field(ge=0, le=1_000_000)] = 20_000
+    """Preamble texts are kept up to this many characters."""
+
+
 class ThriftyConfig(Strict):
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
@@ -135,6 +145,7 @@ class ThriftyConfig(Strict):
     aliases: list[AliasConfig] = Field(default_factory=list)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     router: RouterConfig | None = None
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
 
 
 def config_keys() -> dict[str, list[str]]:
@@ -147,11 +158,13 @@ def config_keys() -> dict[str, list[str]]:
         "aliases": list(AliasConfig.model_fields),
         "selection": list(SelectionConfig.model_fields),
         "router": list(RouterConfig.model_fields),
+        "analytics": list(AnalyticsConfig.model_fields),
     }
 
 
 __all__ = [
     "AliasConfig",
+    "AnalyticsConfig",
     "ModelConfig",
     "PriceConfig",
     "ProviderConfig",

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ import anyio
 from genai_prices.types import ModelPrice
 from sqlalchemy import Connection
 
+from thrifty.analytics.prefixes import Preamble, fingerprint, preamble_text
 from thrifty.api.state import AppState
 from thrifty.budgets.model import Priority
 from thrifty.budgets.money import format_usd, hold_nano, settlement_nano
@@ -34,7 +35,7 @@ from thrifty.providers.client import UpstreamClient
 from thrifty.providers.health import ProviderHealth, outcome_of
 from thrifty.routing.estimates import tokenizer_model
 from thrifty.routing.models import ModelProfile
-from thrifty.storage import ledger, selection_repo
+from thrifty.storage import ledger, rollups, selection_repo
 from thrifty.storage.selection_repo import DecisionRecord
 
 #: Inexact (approximated) token counts are held with this margin, so a hold still covers the
@@ -70,6 +71,7 @@ class Attempt:
     client: UpstreamClient
     price: ModelPrice
     input_count: TokenCount
+    preamble: Preamble | None = None  # the first attempt's, for cost analysis
     started: float = field(default_factory=time.perf_counter)
     first_byte: float | None = None
 
@@ -197,7 +199,20 @@ class Gateway:
         prediction = predict_output_tokens(
             messages, max_tokens=max_tokens, model_max_output=profile.max_output_tokens
         )
-        return await self.hold_tokens(ctx, profile, attempt_no, counted, prediction.worst_case)
+        attempt = await self.hold_tokens(ctx, profile, attempt_no, counted, prediction.worst_case)
+        if attempt_no == 0:
+            attempt.preamble = self.preamble(messages, system, profile)
+        return attempt
+
+    def preamble(
+        self, messages: Sequence[Mapping[str, Any]], system: Any, profile: ModelProfile
+    ) -> Preamble | None:
+        """The request's shared part (system prompt, examples), when it has one."""
+        text = preamble_text(messages, system)
+        if not text:
+            return None
+        tokens = count_text(text, tokenizer_model(profile)).tokens
+        return Preamble(fingerprint(text), text, tokens)
 
     async def hold_tokens(
         self,
@@ -312,10 +327,14 @@ class Gateway:
         amount = settlement_nano(cost)
         decision = ctx.decision if attempt.hold_id == ctx.request_id else None
 
+        use = self.preamble_use(ctx, attempt, usage, now) if attempt.preamble else None
+
         def write(conn: Connection) -> None:
             ledger.settle(conn, attempt.hold_id, amount, record, now)
             if decision is not None:
                 selection_repo.record_decision(conn, decision, now)
+            if use is not None:
+                rollups.add_preamble(conn, use)
 
         for pause in SETTLE_RETRY_PAUSES:
             try:
@@ -328,6 +347,24 @@ class Gateway:
                 await anyio.sleep(pause)
         await self.state.database.awrite(write)
         return cost
+
+    def preamble_use(
+        self, ctx: CallContext, attempt: Attempt, usage: Reported, now: datetime
+    ) -> rollups.PreambleUse:
+        preamble = attempt.preamble
+        assert preamble is not None
+        settings = self.state.config.config.analytics
+        text = preamble.text if settings.store_prompts else None
+        limit = settings.max_prompt_chars
+        principal = ctx.principal
+        return rollups.PreambleUse(
+            at=now, fingerprint=preamble.fingerprint, tokens=preamble.tokens,
+            org_id=principal.org_id, team_id=principal.team_id, user_id=principal.user_id,
+            key_id=principal.key_id, model=attempt.profile.id, input_tokens=usage.input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            text=None if text is None else text[:limit], excerpt=preamble.excerpt,
+            truncated=text is not None and len(text) > limit,
+        )  # fmt: skip
 
 
 def _near(reported: int, counted: int) -> bool:

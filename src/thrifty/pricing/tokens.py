@@ -46,7 +46,10 @@ def encoding_for_model(model: str) -> str:
 def count_text(text: str, model: str) -> TokenCount:
     """Tokens of a bare string (no chat framing) for ``model``."""
     tokenizer = tokenizer_for(model)
-    counted = len(encoding(tokenizer.encoding).encode_ordinary(text))
+    if len(text) <= MEMO_MAX_CHARS:
+        counted = _encoded_length(tokenizer.encoding, text)
+    else:
+        counted = len(encoding(tokenizer.encoding).encode_ordinary(text))
     return TokenCount(_scaled(counted, tokenizer), tokenizer.exact, tokenizer.label)
 
 

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from thrifty.storage.schema import usage_records, usage_rollups, usage_tag_rollups
+from thrifty.storage.schema import (
+    prompt_prefixes,
+    prompt_texts,
+    usage_records,
+    usage_rollups,
+    usage_tag_rollups,
+)
 from thrifty.storage.sql import Sql, read_time, stored_time
 
 GRAINS = ("hour", "day")
@@ -241,3 +247,106 @@ def read(
             data[name] = int(data[name] or 0)
         found.append(data)
     return found
+
+
+# --- request preambles -----------------------------------------------------------------------
+
+_ADD_PREAMBLE = Sql(
+    "INSERT INTO prompt_prefixes (day, fingerprint, org_id, team_id, user_id, key_id, model,"
+    " tokens, requests, input_tokens, cached_input_tokens) VALUES (:day, :fingerprint, :org_id,"
+    " :team_id, :user_id, :key_id, :model, :tokens, 1, :input_tokens, :cached_input_tokens)"
+    " ON CONFLICT (day, fingerprint, org_id, team_id, user_id, key_id, model) DO UPDATE SET"
+    " requests = prompt_prefixes.requests + 1,"
+    " input_tokens = prompt_prefixes.input_tokens + excluded.input_tokens,"
+    " cached_input_tokens = prompt_prefixes.cached_input_tokens + excluded.cached_input_tokens,"
+    " tokens = excluded.tokens"
+)
+_KEEP_TEXT = Sql(
+    "INSERT INTO prompt_texts (fingerprint, excerpt, text, truncated, first_seen) VALUES"
+    " (:fingerprint, :excerpt, :text, :truncated, :now) ON CONFLICT (fingerprint) DO NOTHING"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreambleUse:
+    """One request's use of a preamble (``analytics.prefixes.Preamble``)."""
+
+    at: datetime
+    fingerprint: str
+    tokens: int
+    org_id: str | None
+    team_id: str | None
+    user_id: str | None
+    key_id: str | None
+    model: str
+    input_tokens: int
+    cached_input_tokens: int
+    text: str | None = None  # kept once per fingerprint, when given
+    excerpt: str = ""
+    truncated: bool = False
+
+
+def add_preamble(conn: Connection, use: PreambleUse) -> None:
+    _ADD_PREAMBLE(
+        conn,
+        {
+            "day": stored_time(conn, bucket_start(use.at, "day")),
+            "fingerprint": use.fingerprint,
+            "org_id": use.org_id or "",
+            "team_id": use.team_id or "",
+            "user_id": use.user_id or "",
+            "key_id": use.key_id or "",
+            "model": use.model,
+            "tokens": use.tokens,
+            "input_tokens": use.input_tokens,
+            "cached_input_tokens": use.cached_input_tokens,
+        },
+    )
+    if use.text is not None:
+        _KEEP_TEXT(
+            conn,
+            {
+                "fingerprint": use.fingerprint,
+                "excerpt": use.excerpt[:200],
+                "text": use.text,
+                "truncated": int(use.truncated),
+                "now": stored_time(conn, use.at),
+            },
+        )
+
+
+def read_preambles(
+    conn: Connection, start: datetime, end: datetime, scope: Scope, *, min_requests: int = 1
+) -> list[dict[str, Any]]:
+    """Per preamble and model in ``[start, end)``: requests, its tokens, the input tokens of
+    the requests that used it (and how many were read from a cache), its excerpt and text."""
+    table = prompt_prefixes
+    conditions = [table.c.day >= bucket_start(start, "day"), table.c.day < end.astimezone(UTC)]
+    for name in ("org_id", "team_id", "user_id", "key_id", "model"):
+        value = getattr(scope, name)
+        if value is not None:
+            conditions.append(table.c[name] == value)
+    requests = func.sum(table.c.requests)
+    joined = table.outerjoin(prompt_texts, prompt_texts.c.fingerprint == table.c.fingerprint)
+    query = (
+        select(
+            table.c.fingerprint,
+            table.c.model,
+            func.max(table.c.tokens).label("tokens"),
+            requests.label("requests"),
+            func.sum(table.c.input_tokens).label("input_tokens"),
+            func.sum(table.c.cached_input_tokens).label("cached_input_tokens"),
+            prompt_texts.c.excerpt,
+            prompt_texts.c.text,
+            prompt_texts.c.truncated,
+        )
+        .select_from(joined)
+        .where(and_(*conditions))
+        .group_by(
+            table.c.fingerprint, table.c.model, prompt_texts.c.excerpt, prompt_texts.c.text,
+            prompt_texts.c.truncated,
+        )
+        .having(requests >= min_requests)
+        .order_by(requests.desc())
+    )  # fmt: skip
+    return [dict(row._mapping) for row in conn.execute(query)]

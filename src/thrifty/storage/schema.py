@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
 )
 
 from thrifty.storage.types import DecimalText, UTCDateTime
@@ -433,4 +434,44 @@ usage_tag_rollups = Table(
         "model",
         unique=True,
     ),
+)
+
+#: Each distinct request preamble (``analytics.prefixes``) per day, model and attribution.
+prompt_prefixes = Table(
+    "prompt_prefixes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("day", UTCDateTime, nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("org_id", String(64), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("tokens", BigInteger, nullable=False),  # the preamble's tokens on this model
+    Column("requests", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("cached_input_tokens", BigInteger, nullable=False),
+    Index(
+        "ux_prompt_prefixes",
+        "day",
+        "fingerprint",
+        "org_id",
+        "team_id",
+        "user_id",
+        "key_id",
+        "model",
+        unique=True,
+    ),
+)
+
+#: The text of each preamble, kept once (when ``analytics.store_prompts`` is on).
+prompt_texts = Table(
+    "prompt_texts",
+    metadata,
+    Column("fingerprint", String(32), primary_key=True),
+    Column("excerpt", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("truncated", Integer, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
 )

@@ -1,4 +1,5 @@
-"""Cost analysis: each usage record's task type, and usage summed per hour and per day.
+"""Cost analysis: each usage record's task type, usage summed per hour and per day, and the
+requests' shared preambles.
 
 Revision ID: 0006
 Revises: 0005
@@ -68,12 +69,46 @@ def upgrade() -> None:
         ["grain", "bucket", "tag", "org_id", "team_id", "user_id", "model"],
         unique=True,
     )
+    op.create_table(
+        "prompt_prefixes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("day", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("fingerprint", sa.String(length=32), nullable=False),
+        sa.Column("org_id", sa.String(length=64), nullable=False),
+        sa.Column("team_id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("key_id", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("tokens", sa.BigInteger(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ux_prompt_prefixes",
+        "prompt_prefixes",
+        ["day", "fingerprint", "org_id", "team_id", "user_id", "key_id", "model"],
+        unique=True,
+    )
+    op.create_table(
+        "prompt_texts",
+        sa.Column("fingerprint", sa.String(length=32), nullable=False),
+        sa.Column("excerpt", sa.String(length=200), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("truncated", sa.Integer(), nullable=False),
+        sa.Column("first_seen", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("fingerprint"),
+    )
     from thrifty.storage.rollups import rebuild  # the sums of records written before them
 
     rebuild(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_table("prompt_texts")
+    op.drop_index("ux_prompt_prefixes", table_name="prompt_prefixes")
+    op.drop_table("prompt_prefixes")
     op.drop_index("ux_usage_tag_rollups", table_name="usage_tag_rollups")
     op.drop_table("usage_tag_rollups")
     op.drop_index("ux_usage_rollups", table_name="usage_rollups")
