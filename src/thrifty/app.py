@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from thrifty import __version__, background
 from thrifty.api import (
+    anomalies,
     audit,
     budgets,
     cost_analysis,
@@ -21,11 +22,13 @@ from thrifty.api import (
     explainer,
     forecasts,
     health,
+    insights,
     ledger,
     models,
     overrides,
     selection,
 )
+from thrifty.api import prompts as prompts_api
 from thrifty.api import providers as provider_api
 from thrifty.api import rate_limits as rate_limit_api
 from thrifty.api import rules as rules_api
@@ -57,6 +60,8 @@ from thrifty.storage.database import Database
 log = logging.getLogger("thrifty")
 CACHE_REFRESH_SECONDS = 1.0
 SWEEP_SECONDS = 5.0
+ROLL_UP_SECONDS = 2.0  # settled usage reaches the cost-analysis sums within this
+ANOMALY_SCAN_SECONDS = 600.0  # each budget scope's last 24 hours, every 10 minutes
 
 
 def utc_now() -> datetime:
@@ -166,6 +171,10 @@ def create_app(
             )
         )
         sweeper = asyncio.create_task(background.sweep_forever(database, clock, SWEEP_SECONDS))
+        roller = asyncio.create_task(background.roll_up_forever(database, ROLL_UP_SECONDS))
+        scanner = asyncio.create_task(
+            background.scan_anomalies_forever(database, clock, ANOMALY_SCAN_SECONDS)
+        )
         try:
             async with upstream_clients(loaded) as clients:
                 app.state.gateway = Gateway(app.state.thrifty, clients, provider_health, steering)
@@ -173,6 +182,8 @@ def create_app(
         finally:
             refresher.cancel()
             sweeper.cancel()
+            scanner.cancel()
+            roller.cancel()
             await limiter.close()
             database.close()
 
@@ -199,6 +210,9 @@ def create_app(
     app.include_router(rules_api.router)
     app.include_router(cost_analysis.router)
     app.include_router(forecasts.router)
+    app.include_router(insights.router)
+    app.include_router(anomalies.router)
+    app.include_router(prompts_api.router)
     install_gateway(app)
     return app
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from thrifty.storage import ledger
+from thrifty.storage import ledger, rollups
 from thrifty.storage.cache import VersionedCache
 from thrifty.storage.database import Database
 
@@ -43,3 +43,33 @@ async def sweep_forever(database: Database, clock: Callable[[], datetime], inter
             await anyio.to_thread.run_sync(sweep_once, database, clock())
         except Exception:
             log.warning("sweeping expired holds failed; will retry")
+
+
+async def scan_anomalies_forever(
+    database: Database, clock: Callable[[], datetime], interval: float
+) -> None:
+    """Look for unusual spend in every budget's scope, and alert once per anomaly."""
+    from thrifty.notify.anomalies import scan_once
+
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(scan_once, database, clock())
+        except Exception:
+            log.warning("scanning for anomalies failed; will retry")
+
+
+def roll_up_once(database: Database) -> int:
+    """Add settled usage records to the cost-analysis sums (a cheap read when none wait)."""
+    if not database.read(rollups.has_pending):
+        return 0
+    return database.write(rollups.catch_up)
+
+
+async def roll_up_forever(database: Database, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(roll_up_once, database)
+        except Exception:
+            log.warning("rolling up usage records failed; will retry")

@@ -219,8 +219,19 @@ def test_sums_equal_the_records_and_rebuild_reproduces_them(
             )
         )  # fmt: skip
 
+    assert database.read(rollups.has_pending)  # settling only records; the sums come after
+    assert database.write(rollups.catch_up) == 43
+    assert database.write(rollups.catch_up) == 0  # each record is counted once
     before = snapshot()
     assert sum(r["cost_nano"] for r in before) == 43_400_000_000
     assert database.write(rollups.rebuild) == 43
     assert snapshot() == before
+    cube = database.read(
+        lambda c: rollups.read_cube(
+            c, "day", DAY0 - timedelta(days=1), DAY0 + timedelta(days=30), ("team", "eng"),
+            ["total", "model"],
+        )
+    )  # fmt: skip
+    assert sum(r["cost_nano"] for r in cube if r["dimension"] == "total") == 29_400_000_000
+    assert {r["value"] for r in cube if r["dimension"] == "model"} == {"gpt-4o", "gpt-4o-mini"}
     database.close()

@@ -61,8 +61,11 @@ def forecast_scope(
     now: datetime,
     horizon: int,
     states: Sequence[BudgetState] = (),
+    *,
+    check: bool = True,
 ) -> ScopeForecast:
-    """``daily``: (UTC day start, nano-USD) for consecutive days ending before today."""
+    """``daily``: (UTC day start, nano-USD) for consecutive days ending before today;
+    ``check``: also backtest the forecaster on this history."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     history = [(day, nano) for day, nano in daily if day < today]
     first = next((i for i, (_day, nano) in enumerate(history) if nano), len(history))
@@ -82,7 +85,7 @@ def forecast_scope(
     shown = Forecast(points[:horizon], result.method, result.season)
     accuracy = None
     checked = min(horizon, BACKTEST_HORIZON)
-    if len(series) >= BACKTEST_FOLDS * checked + 28:  # each fold's forecast has 4 weeks behind
+    if check and len(series) >= BACKTEST_FOLDS * checked + 28:  # 4 weeks before every fold
         accuracy = backtest(series, checked, folds=BACKTEST_FOLDS, season=7)
     return ScopeForecast(len(history), shown, projections, accuracy)
 

@@ -12,11 +12,13 @@ naming something it may not see is a 403 naming the filter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from sqlalchemy import Connection
 
 from thrifty.analytics import costs
 from thrifty.analytics.costs import Granularity
@@ -107,24 +109,60 @@ def _window(
 WindowDep = Annotated[Window, Depends(_window)]
 
 
-async def _rows(
-    caller: Caller, window: Window, grain: str, group_by: tuple[str, ...] = ()
-) -> list[dict[str, Any]]:
-    if window.scope.tag is not None or "tag" in group_by:  # tag sums: fewer attributions
+def _check_tags(scope: Scope, keys: Sequence[str]) -> None:
+    if scope.tag is not None or "tag" in keys:  # tag sums: fewer attributions
         for name in ("key_id", "provider", "task_type"):
-            if getattr(window.scope, name) is not None or name in group_by:
+            if getattr(scope, name) is not None or name in keys:
                 raise InvalidInput(
                     f"spend by tag is not split by {_NAMES[name]}", field=_NAMES[name]
                 )
-    start = window.start
+
+
+def read_views(
+    conn: Connection, scope: Scope, grain: str, start: datetime, end: datetime,
+    keys: Sequence[str],
+) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """For each of ``keys`` ("total", or an attribution), the sums per bucket and value of it
+    in ``[start, end)``: from the cube when it holds that view of ``scope``, else grouped
+    from the wide sums (one query for every key)."""
+    cube = rollups.cube_scope(scope)
+    if cube is not None and all(k == "total" or rollups.cube_has(cube[0], k) for k in keys):
+        views: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
+        for row in rollups.read_cube(conn, grain, start, end, cube, keys):
+            key = row.pop("dimension")
+            value = row.pop("value")
+            if key != "total":
+                row[key] = value
+            views[key].append(row)
+        return views
+    rows = rollups.read(conn, grain, start, end, scope, [k for k in keys if k != "total"])
+    return {k: rows for k in keys}
+
+
+async def caught_up(caller: Caller) -> None:
+    """Roll up pending usage records first, so a read sees every settled request."""
+    database = caller.state.database
+    if await database.aread(rollups.has_pending):
+        await database.awrite(rollups.catch_up)
+
+
+async def _views(
+    caller: Caller, window: Window, grain: str, keys: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    _check_tags(window.scope, keys)
+    start = costs.period_start(window.start, Granularity(grain))  # whole buckets
     end = window.end
-    if grain == "day":  # day sums: whole UTC days overlapping the range
-        start = costs.period_start(start, Granularity.DAY)
-    else:
-        start = costs.period_start(start, Granularity.HOUR)
+    await caught_up(caller)
     return await caller.state.database.aread(
-        lambda conn: rollups.read(conn, grain, start, end, window.scope, group_by)
+        lambda conn: read_views(conn, window.scope, grain, start, end, keys)
     )
+
+
+async def _rows(
+    caller: Caller, window: Window, grain: str, group_by: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    key = group_by[0] if group_by else "total"
+    return (await _views(caller, window, grain, [key]))[key]
 
 
 def _range(window: Window) -> dict[str, Any]:
@@ -143,10 +181,11 @@ async def summary(
     grain = _grain(window)
     tagged = window.scope.tag is not None
     group = ("team_id", "user_id", "model") if tagged else ("team_id", "user_id", "key_id", "model")
-    rows = await _rows(caller, window, grain, group)
-    totals = costs.total(rows)
+    views = await _views(caller, window, grain, ["total", *group])
+    totals = costs.total(views["total"])
     spenders = {
-        _NAMES[key] + "s": costs.group_json(rows, key, _NAMES[key], limit=top) for key in group
+        _NAMES[key] + "s": costs.group_json(views[key], key, _NAMES[key], limit=top)
+        for key in group
     }
     return FastJSONResponse(
         {**_range(window), "grain": grain, **totals.json(), "topSpenders": spenders}

@@ -21,6 +21,7 @@ from thrifty.analytics.spend_forecast import (
     forecast_scope,
 )
 from thrifty.api.auth import Caller, CallerDep
+from thrifty.api.cost_analysis import caught_up, read_views
 from thrifty.api.responses import FastJSONResponse
 from thrifty.budgets.model import BudgetState, Scope, ScopeType, parse_scope_type
 from thrifty.budgets.money import format_usd
@@ -47,7 +48,7 @@ def daily_history(conn: Connection, scope: Scope, now: datetime) -> list[tuple[d
     today = costs.period_start(now, Granularity.DAY)
     start = today - HISTORY
     end = today + timedelta(days=1)
-    rows = rollups.read(conn, "day", start, end, scope_filter(scope), ())
+    rows = read_views(conn, scope_filter(scope), "day", start, end, ["total"])["total"]
     return costs.daily_costs(rows, start, end)
 
 
@@ -121,6 +122,7 @@ async def scope_forecast(
     caller: Caller, scope: Scope, now: datetime, horizon: int
 ) -> ScopeForecast:
     """Read in the database's thread, fit in a worker thread (a fit is CPU work)."""
+    await caught_up(caller)
     daily, states = await caller.state.database.aread(lambda conn: scope_inputs(conn, scope, now))
     return await anyio.to_thread.run_sync(lambda: forecast_scope(daily, now, horizon, states))
 

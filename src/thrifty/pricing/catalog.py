@@ -203,3 +203,25 @@ def search(query: str, limit: int = 50) -> list[CatalogEntry]:
                 if len(found) >= limit:
                     return found
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPrice:
+    provider: str
+    model: str
+    context_window: int | None
+    price: ModelPrice
+
+
+@lru_cache(maxsize=1)
+def catalog_prices() -> tuple[CatalogPrice, ...]:
+    """Every catalog model with one unconditional price (time-of-day and other conditional
+    prices are left out), as ``provider/model``."""
+    found = []
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            if isinstance(model.prices, ModelPrice):
+                found.append(
+                    CatalogPrice(provider.id, model.id, model.context_window, model.prices)
+                )
+    return tuple(found)

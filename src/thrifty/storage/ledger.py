@@ -14,7 +14,6 @@ that sum (and what is held) per period window, so a status read is one row per b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,7 @@ from thrifty.budgets.money import format_nano
 from thrifty.budgets.overrides import Override, matching_override
 from thrifty.budgets.policy import restrictions_for
 from thrifty.errors import Conflict, InvalidInput, NotFound
-from thrifty.storage import balances, budgets_repo, overrides_repo, rollups
+from thrifty.storage import balances, budgets_repo, overrides_repo
 from thrifty.storage.audit_repo import record_audit
 from thrifty.storage.sql import Sql, cached, items, read_time, stored_json, stored_time
 
@@ -428,18 +427,7 @@ def _alert_overrun(conn: Connection, hold: _Hold, actual_nano: int, now: datetim
 def _record_usage(
     conn: Connection, hold: _Hold, cost_nano: int, usage: Usage, now: datetime
 ) -> None:
-    tags = json.loads(hold.tags) if isinstance(hold.tags, str) else hold.tags
     model = usage.model or hold.model
-    rollups.add(
-        conn,
-        rollups.UsageFacts(
-            at=now, org_id=hold.org_id, team_id=hold.team_id, user_id=hold.user_id,
-            key_id=hold.key_id, model=model, provider=usage.provider, task_type=usage.task_type,
-            tags=tuple(str(t) for t in tags or ()), ok=usage.status == "ok",
-            input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
-            output_tokens=usage.output_tokens, cost_nano=cost_nano,
-        ),
-    )  # fmt: skip
     _INSERT_USAGE(
         conn,
         {

@@ -221,7 +221,9 @@ usage_records = Table(
     Column("ttft_ms", Integer),
     Column("created_at", UTCDateTime, nullable=False),
     Column("task_type", String(32)),
+    Column("rolled_up", Integer, nullable=False, server_default="0"),  # 1 once in the sums
     Index("ix_usage_records_created", "created_at"),
+    Index("ix_usage_records_pending", "rolled_up", "id"),
     Index("ix_usage_records_org", "org_id", "created_at"),
     Index("ix_usage_records_team", "team_id", "created_at"),
 )
@@ -432,6 +434,29 @@ usage_tag_rollups = Table(
         "team_id",
         "user_id",
         "model",
+        unique=True,
+    ),
+)
+
+usage_cube = Table(
+    "usage_cube",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("grain", String(8), nullable=False),
+    Column("bucket", UTCDateTime, nullable=False),
+    Column("scope_type", String(8), nullable=False),  # all | org | team | user
+    Column("scope_id", String(64), nullable=False),
+    Column("dimension", String(16), nullable=False),  # total | team_id | … | tag
+    Column("value", String(200), nullable=False),
+    *_sum_columns(),
+    Index(
+        "ux_usage_cube",
+        "grain",
+        "scope_type",
+        "scope_id",
+        "dimension",
+        "bucket",
+        "value",
         unique=True,
     ),
 )

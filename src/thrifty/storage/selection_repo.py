@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from thrifty.errors import NotFound
@@ -271,3 +272,23 @@ def save_stored_rules(conn: Connection, rules: list[dict[str, Any]], now: dateti
     conn.execute(delete(stored_rules).where(stored_rules.c.id == _RULES_ROW))
     conn.execute(insert(stored_rules).values(id=_RULES_ROW, rules=rules, updated_at=now))
     bump_version(conn, RULES)
+
+
+def decision_profiles(
+    conn: Connection, scope: Any, start: datetime, end: datetime, *, limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """(task type, request profile) of the latest ``limit`` decisions in ``[start, end)`` of a
+    ``rollups.Scope`` (its org, team, user, key and model filters)."""
+    query = select(decisions.c.task_type, decisions.c.body).where(
+        decisions.c.created_at >= start, decisions.c.created_at < end
+    )
+    for name in ("org_id", "team_id", "user_id", "key_id", "model"):
+        value = getattr(scope, name, None)
+        if value is not None:
+            query = query.where(decisions.c[name] == value)
+    query = query.order_by(decisions.c.created_at.desc()).limit(limit)
+    found = []
+    for row in conn.execute(query):
+        body = row.body if isinstance(row.body, dict) else orjson.loads(row.body)
+        found.append((row.task_type, dict(body.get("profile") or {})))
+    return found

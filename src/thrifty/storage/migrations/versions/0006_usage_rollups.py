@@ -28,6 +28,26 @@ def _sums() -> list[sa.Column]:
 def upgrade() -> None:
     with op.batch_alter_table("usage_records") as batch:
         batch.add_column(sa.Column("task_type", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("rolled_up", sa.Integer(), nullable=False, server_default="0"))
+    op.create_index("ix_usage_records_pending", "usage_records", ["rolled_up", "id"])
+    op.create_table(
+        "usage_cube",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("grain", sa.String(length=8), nullable=False),
+        sa.Column("bucket", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("scope_type", sa.String(length=8), nullable=False),
+        sa.Column("scope_id", sa.String(length=64), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        *_sums(),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ux_usage_cube",
+        "usage_cube",
+        ["grain", "scope_type", "scope_id", "dimension", "bucket", "value"],
+        unique=True,
+    )
     op.create_table(
         "usage_rollups",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -106,6 +126,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ux_usage_cube", table_name="usage_cube")
+    op.drop_table("usage_cube")
+    op.drop_index("ix_usage_records_pending", table_name="usage_records")
     op.drop_table("prompt_texts")
     op.drop_index("ux_prompt_prefixes", table_name="prompt_prefixes")
     op.drop_table("prompt_prefixes")
@@ -114,4 +137,5 @@ def downgrade() -> None:
     op.drop_index("ux_usage_rollups", table_name="usage_rollups")
     op.drop_table("usage_rollups")
     with op.batch_alter_table("usage_records") as batch:
+        batch.drop_column("rolled_up")
         batch.drop_column("task_type")
