@@ -42,9 +42,11 @@ def seed(url: str, records: int) -> None:
     started = time.perf_counter()
     batch = []
     with engine.begin() as conn:
-        for i in range(records):
+        # Records are written as requests settle, so ids follow time: seconds in order.
+        seconds = sorted(rng.randrange(90 * 86_400) for _ in range(records))
+        for i, offset in enumerate(seconds):
             key = rng.randrange(100)
-            at = NOW - timedelta(seconds=rng.randrange(90 * 86_400))
+            at = NOW - timedelta(days=90) + timedelta(seconds=offset)
             batch.append(
                 {
                     "request_id": f"r{i}", "key_id": f"k{key}", "user_id": f"u{key // 2}",

@@ -20,6 +20,7 @@ from thrifty.api import (
     directory,
     estimates,
     explainer,
+    exports,
     forecasts,
     health,
     insights,
@@ -213,6 +214,7 @@ def create_app(
     app.include_router(insights.router)
     app.include_router(anomalies.router)
     app.include_router(prompts_api.router)
+    app.include_router(exports.router)
     install_gateway(app)
     return app
 

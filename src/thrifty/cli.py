@@ -171,13 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, help="seed of texts and random errors")
     simulate.set_defaults(run=_simulate)
 
-    from thrifty.commands import anomalies, forecast, prompts, router, rules
+    from thrifty.commands import anomalies, export, forecast, prompts, router, rules
 
     rules.add_commands(commands)
     router.add_commands(commands)
     forecast.add_commands(commands)
     prompts.add_commands(commands)
     anomalies.add_commands(commands)
+    export.add_commands(commands)
     return parser
 
 

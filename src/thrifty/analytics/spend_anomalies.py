@@ -13,6 +13,7 @@ the anomaly's direction, is named, with that share.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,13 +21,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from thrifty.analytics.anomaly import Anomaly, Direction, detect
+from thrifty.analytics.anomaly import Anomaly, Direction, Thresholds, detect
 
 _NANO = Decimal(1_000_000_000)
 BASELINE_PERIODS = 4
 CAUSE_DIMENSIONS = ("model", "key_id", "user_id", "team_id", "tag")
 SPECIFICITY = ("key_id", "model", "user_id", "tag", "team_id")
 METRICS = {"cost": "cost_nano", "requests": "requests"}
+#: Spend is judged without the "new low" check: a quiet weekend hour below every recent one is
+#: not worth an alert (drops beyond the usual spread are still flagged by the point check).
+SPEND_THRESHOLDS = Thresholds(new_low=math.inf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +165,10 @@ def find_anomalies(
             costs = totals(rows, buckets, "cost_nano", model)
             if not any(values):
                 continue
-            for anomaly in detect(values, buckets, season=seasons, threshold=threshold):
+            flagged = detect(
+                values, buckets, season=seasons, thresholds=SPEND_THRESHOLDS, threshold=threshold
+            )
+            for anomaly in flagged:
                 bucket = buckets[anomaly.index]
                 if bucket < start:
                     continue

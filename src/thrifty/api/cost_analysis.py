@@ -109,7 +109,7 @@ def _window(
 WindowDep = Annotated[Window, Depends(_window)]
 
 
-def _check_tags(scope: Scope, keys: Sequence[str]) -> None:
+def check_tags(scope: Scope, keys: Sequence[str]) -> None:
     if scope.tag is not None or "tag" in keys:  # tag sums: fewer attributions
         for name in ("key_id", "provider", "task_type"):
             if getattr(scope, name) is not None or name in keys:
@@ -149,7 +149,7 @@ async def caught_up(caller: Caller) -> None:
 async def _views(
     caller: Caller, window: Window, grain: str, keys: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    _check_tags(window.scope, keys)
+    check_tags(window.scope, keys)
     start = costs.period_start(window.start, Granularity(grain))  # whole buckets
     end = window.end
     await caught_up(caller)

@@ -197,10 +197,15 @@ def rebuild(conn: Connection, batch: int = 5_000) -> int:
 
 def _insert(conn: Connection, sql: Sql, keys: Sequence[str], totals: _Totals) -> None:
     rows = []
+    stored: dict[datetime, Any] = {}
     for key, sums in totals.items():
         row = dict(zip(keys, key, strict=True))
-        row["bucket"] = stored_time(conn, row["bucket"])
-        rows.append({**row, **sums})
+        bucket = row["bucket"]
+        if bucket not in stored:
+            stored[bucket] = stored_time(conn, bucket)
+        row["bucket"] = stored[bucket]
+        row.update(sums)
+        rows.append(row)
     for start in range(0, len(rows), 1_000):
         sql(conn, rows[start : start + 1_000])
 
