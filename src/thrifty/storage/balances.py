@@ -39,8 +39,14 @@ _ENTRIES_TOTAL = Sql(
 
 def insert_ignore(conn: Connection, table: Any, values: dict[str, Any], keys: list[str]) -> bool:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return bool(conn.execute(statement).rowcount)
+    statement = (
+        dialect.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(table.c[keys[0]])
+    )
+    # RETURNING, not rowcount: psycopg reports -1 rows for a statement it pipelined.
+    return conn.execute(statement).first() is not None
 
 
 def _create_balance(conn: Connection, spec: BudgetSpec, window: Window, now: datetime) -> None:
