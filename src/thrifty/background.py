@@ -63,7 +63,7 @@ def roll_up_once(database: Database) -> int:
     """Add settled usage records to the cost-analysis sums (a cheap read when none wait)."""
     if not database.read(rollups.has_pending):
         return 0
-    return database.write(rollups.catch_up)
+    return database.write(lambda conn: rollups.catch_up(conn, skip_locked=True))
 
 
 async def roll_up_forever(database: Database, interval: float) -> None:

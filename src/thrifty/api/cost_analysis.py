@@ -120,7 +120,7 @@ def check_tags(scope: Scope, keys: Sequence[str]) -> None:
 
 def read_views(
     conn: Connection, scope: Scope, grain: str, start: datetime, end: datetime,
-    keys: Sequence[str],
+    keys: Sequence[str], *, per_bucket: bool = True,
 ) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
     """For each of ``keys`` ("total", or an attribution), the sums per bucket and value of it
     in ``[start, end)``: from the cube when it holds that view of ``scope``, else grouped
@@ -128,7 +128,7 @@ def read_views(
     cube = rollups.cube_scope(scope)
     if cube is not None and all(k == "total" or rollups.cube_has(cube[0], k) for k in keys):
         views: dict[str, list[dict[str, Any]]] = {k: [] for k in keys}
-        for row in rollups.read_cube(conn, grain, start, end, cube, keys):
+        for row in rollups.read_cube(conn, grain, start, end, cube, keys, per_bucket=per_bucket):
             key = row.pop("dimension")
             value = row.pop("value")
             if key != "total":
@@ -147,22 +147,27 @@ async def caught_up(caller: Caller) -> None:
 
 
 async def _views(
-    caller: Caller, window: Window, grain: str, keys: Sequence[str]
+    caller: Caller, window: Window, grain: str, keys: Sequence[str], *, per_bucket: bool = True
 ) -> dict[str, list[dict[str, Any]]]:
     check_tags(window.scope, keys)
     start = costs.period_start(window.start, Granularity(grain))  # whole buckets
     end = window.end
     await caught_up(caller)
     return await caller.state.database.aread(
-        lambda conn: read_views(conn, window.scope, grain, start, end, keys)
+        lambda conn: read_views(conn, window.scope, grain, start, end, keys, per_bucket=per_bucket)
     )
 
 
 async def _rows(
-    caller: Caller, window: Window, grain: str, group_by: tuple[str, ...] = ()
+    caller: Caller,
+    window: Window,
+    grain: str,
+    group_by: tuple[str, ...] = (),
+    *,
+    per_bucket: bool = True,
 ) -> list[dict[str, Any]]:
     key = group_by[0] if group_by else "total"
-    return (await _views(caller, window, grain, [key]))[key]
+    return (await _views(caller, window, grain, [key], per_bucket=per_bucket))[key]
 
 
 def _range(window: Window) -> dict[str, Any]:
@@ -181,7 +186,7 @@ async def summary(
     grain = _grain(window)
     tagged = window.scope.tag is not None
     group = ("team_id", "user_id", "model") if tagged else ("team_id", "user_id", "key_id", "model")
-    views = await _views(caller, window, grain, ["total", *group])
+    views = await _views(caller, window, grain, ["total", *group], per_bucket=False)
     totals = costs.total(views["total"])
     spenders = {
         _NAMES[key] + "s": costs.group_json(views[key], key, _NAMES[key], limit=top)
@@ -194,7 +199,7 @@ async def summary(
 
 async def _by(caller: Caller, window: Window, dimension: str) -> FastJSONResponse:
     key = DIMENSIONS[dimension]
-    rows = await _rows(caller, window, _grain(window), (key,))
+    rows = await _rows(caller, window, _grain(window), (key,), per_bucket=False)
     return FastJSONResponse(
         {
             **_range(window),

@@ -162,9 +162,11 @@ def has_pending(conn: Connection) -> bool:
     return conn.execute(query).first() is not None
 
 
-def roll_up(conn: Connection, limit: int = 5_000) -> int:
+def roll_up(conn: Connection, limit: int = 5_000, *, skip_locked: bool = False) -> int:
     """Add up to ``limit`` usage records not yet in the sums, and mark them: exactly once, in
-    one transaction (on PostgreSQL, records another process is rolling up are skipped)."""
+    one transaction. On PostgreSQL the records are locked first; ``skip_locked`` (the
+    background roll-up) passes over those another process is rolling up, the default (a read
+    catching up) waits for them, so that what it reads next includes them."""
     query = (
         select(usage_records)
         .where(usage_records.c.rolled_up == 0)
@@ -172,7 +174,7 @@ def roll_up(conn: Connection, limit: int = 5_000) -> int:
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=skip_locked)
     rows = conn.execute(query).all()
     if not rows:
         return 0
@@ -326,13 +328,15 @@ def read_cube(
     end: datetime,
     scope: tuple[str, str],
     dimensions: Sequence[str],
+    *,
+    per_bucket: bool = True,
 ) -> list[dict[str, Any]]:
     """The cube's rows of one scope in ``[start, end)``: ``bucket``, ``dimension``, ``value``
-    and the sums, for each of ``dimensions`` ("total" for the scope's own totals)."""
+    and the sums, for each of ``dimensions`` ("total" for the scope's own totals); without
+    ``per_bucket``, one row per dimension and value, summed by the database (``bucket`` is
+    then ``start``)."""
     table = usage_cube
-    query = select(
-        table.c.bucket, table.c.dimension, table.c.value, *(table.c[name] for name in _ALL_SUMS)
-    ).where(
+    conditions = (
         table.c.grain == grain,
         table.c.scope_type == scope[0],
         table.c.scope_id == scope[1],
@@ -340,21 +344,31 @@ def read_cube(
         table.c.bucket >= start.astimezone(UTC),
         table.c.bucket < end.astimezone(UTC),
     )
+    if per_bucket:
+        columns = [table.c.bucket, table.c.dimension, table.c.value]
+        query = select(*columns, *(table.c[name] for name in _ALL_SUMS)).where(*conditions)
+    else:
+        sums = (func.sum(table.c[name]).label(name) for name in _ALL_SUMS)
+        query = (
+            select(table.c.dimension, table.c.value, *sums)
+            .where(*conditions)
+            .group_by(table.c.dimension, table.c.value)
+        )
     found = []
     for row in conn.execute(query):
         data = dict(row._mapping)
-        data["bucket"] = read_time(data["bucket"])
+        data["bucket"] = read_time(data["bucket"]) if per_bucket else start
         for name in _ALL_SUMS:
             data[name] = int(data[name])
         found.append(data)
     return found
 
 
-def catch_up(conn: Connection, batches: int = 20) -> int:
+def catch_up(conn: Connection, batches: int = 20, *, skip_locked: bool = False) -> int:
     """Roll up what is pending (at most ``batches`` batches); returns the records added."""
     done = 0
     for _ in range(batches):
-        added = roll_up(conn)
+        added = roll_up(conn, skip_locked=skip_locked)
         done += added
         if not added:
             break
