@@ -154,6 +154,7 @@ def seed_usage(url: str, records: int, now: datetime) -> None:
                     "estimated": 0,
                     "status": "ok",
                     "created_at": now - timedelta(seconds=i),
+                    "rolled_up": 1,  # history already in the cost sums: no backlog to roll up
                 }
                 for i in range(start, min(records, start + batch))
             ]

@@ -59,11 +59,24 @@ async def scan_anomalies_forever(
             log.warning("scanning for anomalies failed; will retry")
 
 
+ROLL_UP_BATCH = 1_000
+ROLL_UP_BATCHES = 50  # per tick; a backlog (after downtime, an import) drains over ticks
+
+
 def roll_up_once(database: Database) -> int:
-    """Add settled usage records to the cost-analysis sums (a cheap read when none wait)."""
-    if not database.read(rollups.has_pending):
-        return 0
-    return database.write(lambda conn: rollups.catch_up(conn, skip_locked=True))
+    """Add settled usage records to the cost-analysis sums (a cheap read when none wait),
+    a small batch per transaction so that settlements never wait long for the write lock."""
+    done = 0
+    for _ in range(ROLL_UP_BATCHES):
+        if not database.read(rollups.has_pending):
+            break
+        added = database.write(
+            lambda conn: rollups.roll_up(conn, ROLL_UP_BATCH, skip_locked=True)
+        )
+        if not added:
+            break
+        done += added
+    return done
 
 
 async def roll_up_forever(database: Database, interval: float) -> None:
