@@ -70,9 +70,7 @@ def roll_up_once(database: Database) -> int:
     for _ in range(ROLL_UP_BATCHES):
         if not database.read(rollups.has_pending):
             break
-        added = database.write(
-            lambda conn: rollups.roll_up(conn, ROLL_UP_BATCH, skip_locked=True)
-        )
+        added = database.write(lambda conn: rollups.roll_up(conn, ROLL_UP_BATCH, skip_locked=True))
         if not added:
             break
         done += added
