@@ -330,10 +330,10 @@ class Gateway:
         use = self.preamble_use(ctx, attempt, usage, now) if attempt.preamble else None
 
         def write(conn: Connection) -> None:
-            ledger.settle(conn, attempt.hold_id, amount, record, now)
+            settled = ledger.settle(conn, attempt.hold_id, amount, record, now)
             if decision is not None:
                 selection_repo.record_decision(conn, decision, now)
-            if use is not None:
+            if use is not None and not settled.replayed:  # a retried settlement counts once
                 rollups.add_preamble(conn, use)
 
         for pause in SETTLE_RETRY_PAUSES:
