@@ -29,6 +29,7 @@ from thrifty.api import (
     overrides,
     selection,
 )
+from thrifty.api import metrics as metrics_api
 from thrifty.api import prompts as prompts_api
 from thrifty.api import providers as provider_api
 from thrifty.api import rate_limits as rate_limit_api
@@ -215,6 +216,7 @@ def create_app(
     app.include_router(anomalies.router)
     app.include_router(prompts_api.router)
     app.include_router(exports.router)
+    app.include_router(metrics_api.router)
     install_gateway(app)
     return app
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio.to_thread
 from fastapi import Request
 
+from thrifty.api.process_metrics import ProcessMetrics
 from thrifty.budgets.principal import Directory, Principal
 from thrifty.config.loader import LoadedConfig
 from thrifty.errors import AuthenticationFailed, PermissionDenied
@@ -28,6 +29,7 @@ class AppState:
     admin_key: str
     clock: Callable[[], datetime]
     directory: VersionedCache[Directory]
+    metrics: ProcessMetrics = field(default_factory=ProcessMetrics)
 
     def now(self) -> datetime:
         return self.clock()

@@ -140,10 +140,12 @@ class Gateway:
         then carries the rules' tags and the decision, and the chain is what may be called."""
         assert self.steering is not None
         registry = self.state.registry.get()
+        started = time.perf_counter()
         steered = await self.steering.steer(
             request, ctx.principal, registry, priority=ctx.priority, tags=ctx.tags,
             metadata=ctx.metadata, request_id=ctx.request_id, now=self.state.now(),
         )  # fmt: skip
+        self.state.metrics.decision_time.observe(time.perf_counter() - started)
         tags = tuple(dict.fromkeys([*ctx.tags, *steered.tags]))
         ctx = replace(
             ctx,
@@ -316,6 +318,9 @@ class Gateway:
             metadata={**ctx.metadata, **extra},
             task_type=ctx.task_type,
         )
+        self.state.metrics.upstream_latency.labels(
+            attempt.provider.name, attempt.profile.id
+        ).observe(attempt.elapsed_ms / 1000)
         self.health.record(
             attempt.provider.name,
             attempt.profile.id,
