@@ -43,6 +43,7 @@ def thrifty_server(
         env = {
             **os.environ,
             "THRIFTY_ADMIN_KEY": ADMIN_KEY,
+            "THRIFTY_LOG_LEVEL": "warning",  # no log line per request in the figures' way
             "THRIFTY_DATABASE_URL": database_url or f"sqlite:///{Path(tmp) / 'bench.db'}",
         }
         if config is not None:

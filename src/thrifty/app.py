@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import anyio.to_thread
 from fastapi import FastAPI
 
-from thrifty import __version__, background
+from thrifty import __version__, background, logs
 from thrifty.api import (
     anomalies,
     audit,
@@ -223,4 +223,6 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` in worker processes (settings from the environment)."""
-    return create_app(Settings.from_env(), prepare=False)
+    settings = Settings.from_env()
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings, prepare=False)

@@ -18,7 +18,10 @@ ENVIRONMENT = {
     "THRIFTY_DATABASE_URL": f"database URL (default {DEFAULT_URL})",
     "THRIFTY_ADMIN_KEY": "the admin API key (default: generated and printed at start)",
     "THRIFTY_REDIS_URL": "Redis URL for the rate-limit counters (default: in the database)",
+    "THRIFTY_LOG_FORMAT": "json (default: one JSON object a line, with the request id) or text",
+    "THRIFTY_LOG_LEVEL": "debug, info (default), warning or error",
 }
+_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,8 @@ class Settings:
     database_url: str = DEFAULT_URL
     admin_key: str | None = None
     redis_url: str | None = None
+    log_format: str = "json"
+    log_level: str = "info"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +55,17 @@ class Settings:
             values["admin_key"] = env["THRIFTY_ADMIN_KEY"]
         if env.get("THRIFTY_REDIS_URL"):
             values["redis_url"] = env["THRIFTY_REDIS_URL"]
+        for name, field, choices in (
+            ("THRIFTY_LOG_FORMAT", "log_format", ("json", "text")),
+            ("THRIFTY_LOG_LEVEL", "log_level", _LEVELS),
+        ):
+            if env.get(name):
+                value = env[name].lower()
+                if value not in choices:
+                    raise ConfigError(
+                        f"{name}={env[name]!r}: one of {', '.join(choices)}", field=name
+                    )
+                values[field] = value
         return replace(settings, **values)  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:
@@ -59,6 +75,8 @@ class Settings:
             "THRIFTY_PORT": str(self.port),
             "THRIFTY_WORKERS": str(self.workers),
             "THRIFTY_DATABASE_URL": self.database_url,
+            "THRIFTY_LOG_FORMAT": self.log_format,
+            "THRIFTY_LOG_LEVEL": self.log_level,
         }
         if self.config:
             env["THRIFTY_CONFIG"] = self.config

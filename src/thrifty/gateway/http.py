@@ -21,13 +21,17 @@ from thrifty.errors import (
     RateLimited,
     ThriftyError,
 )
+from thrifty.logs import REQUEST_ID
 from thrifty.providers.client import UpstreamError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex
+    """A new request's id; the logs of this request's context carry it from now on."""
+    request_id = "req_" + uuid.uuid4().hex
+    REQUEST_ID.set(request_id)
+    return request_id
 
 
 def token_of(request: Request) -> str | None:

@@ -318,6 +318,12 @@ class Gateway:
             metadata={**ctx.metadata, **extra},
             task_type=ctx.task_type,
         )
+        log.info(
+            "attempt settled",
+            extra={"attempt": attempt.hold_id, "model": attempt.profile.id,
+                   "provider": attempt.provider.name, "status": status,
+                   "cost_usd": format_usd(cost), "latency_ms": attempt.elapsed_ms},
+        )  # fmt: skip
         self.state.metrics.upstream_latency.labels(
             attempt.provider.name, attempt.profile.id
         ).observe(attempt.elapsed_ms / 1000)
