@@ -1,5 +1,6 @@
-"""``GET /metrics`` after real traffic through the gateway: Prometheus text that a Prometheus
-parser reads, with usage, budgets, holds and this process's histograms."""
+"""``GET /metrics`` after real traffic through the gateway (Prometheus text that a Prometheus
+parser reads: usage, budgets, holds, this process's histograms), and the OpenTelemetry spans
+of upstream calls."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from gateway_support import ADMIN, Gateway, provision, serve
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
 from thrifty.settings import Settings
@@ -63,3 +69,32 @@ def test_metrics_after_traffic(gateway: Gateway) -> None:
     assert unauthorised.status_code == 401
     as_key = httpx.get(f"{gateway.url}/metrics", headers={"Authorization": f"Bearer {gateway.key}"})
     assert as_key.status_code == 403
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # once per process: the API keeps the first
+    return exporter
+
+
+def test_each_upstream_call_is_a_genai_span(gateway: Gateway, spans: InMemorySpanExporter) -> None:
+    spans.clear()
+    raw = gateway.openai().chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "Tell me a short joke"}]
+    )
+    reply = raw.parse()
+    (span,) = [s for s in spans.get_finished_spans() if s.name.startswith("chat ")]
+    attributes = dict(span.attributes or {})
+    assert span.kind is SpanKind.CLIENT and span.name == f"chat {reply.model}"
+    assert attributes["gen_ai.operation.name"] == "chat"
+    assert attributes["gen_ai.provider.name"] == "simulated"
+    assert attributes["gen_ai.request.model"] == reply.model
+    assert attributes["gen_ai.usage.input_tokens"] == reply.usage.prompt_tokens  # type: ignore[union-attr]
+    assert attributes["gen_ai.usage.output_tokens"] == reply.usage.completion_tokens  # type: ignore[union-attr]
+    assert attributes["thrifty.request_id"] == raw.headers["x-thrifty-request-id"]
+    assert float(str(attributes["thrifty.cost_usd"])) > 0
+    assert span.end_time is not None and span.start_time is not None
+    assert span.end_time >= span.start_time

@@ -27,6 +27,7 @@ from thrifty.budgets.money import format_usd, hold_nano, settlement_nano
 from thrifty.budgets.principal import Principal, chain_scopes
 from thrifty.config.schema import ProviderConfig
 from thrifty.errors import BudgetRefused, StorageError
+from thrifty.gateway import tracing
 from thrifty.gateway.steering import Steered, Steering, SteeringInput, check_requested
 from thrifty.pricing.catalog import TokenUsage, cost_of
 from thrifty.pricing.output import predict_output_tokens
@@ -318,6 +319,12 @@ class Gateway:
             metadata={**ctx.metadata, **extra},
             task_type=ctx.task_type,
         )
+        tracing.record_call(
+            request_id=ctx.request_id, attempt=attempt.hold_id, provider=attempt.provider.name,
+            requested_model=attempt.profile.id, response_model=attempt.profile.upstream_model,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, status=status,
+            cost_usd=format_usd(cost), elapsed_ms=attempt.elapsed_ms,
+        )  # fmt: skip
         log.info(
             "attempt settled",
             extra={"attempt": attempt.hold_id, "model": attempt.profile.id,
