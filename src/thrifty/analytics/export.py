@@ -14,7 +14,6 @@ import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from thrifty.budgets.money import format_nano
@@ -136,7 +135,3 @@ def write_csv(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> Iter
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
-
-
-def total_usd(rows: Iterable[Mapping[str, Any]], column: str) -> Decimal:
-    return sum((Decimal(str(row[column])) for row in rows), Decimal(0))

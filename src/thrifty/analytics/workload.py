@@ -19,8 +19,6 @@ from genai_prices.types import ModelPrice
 
 from thrifty.pricing.catalog import TokenUsage, cost_of
 
-_NANO = Decimal(1_000_000_000)
-
 
 @dataclass(frozen=True, slots=True)
 class Group:
@@ -33,14 +31,6 @@ class Group:
     cached_input_tokens: int
     output_tokens: int
     cost: Decimal  # what it did cost
-
-    @classmethod
-    def of(cls, row: Mapping[str, Any]) -> Group:
-        return cls(
-            str(row["model"]), str(row.get("task_type") or ""), int(row["requests"]),
-            int(row["input_tokens"]), int(row["cached_input_tokens"]),
-            int(row["output_tokens"]), Decimal(int(row["cost_nano"])) / _NANO,
-        )  # fmt: skip
 
     def mean_usage(self) -> TokenUsage:
         n = max(self.requests, 1)

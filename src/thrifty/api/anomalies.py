@@ -129,7 +129,7 @@ async def cost_anomalies(
     first = costs.period_start(window.start, Granularity(granularity))
     # Complete buckets only: the current hour or day is not over, and would look like a drop.
     end = min(window.end, costs.period_start(caller.state.now(), Granularity(granularity)))
-    await caught_up(caller)
+    await caught_up(caller.state.database)
     views = await caller.state.database.aread(
         lambda conn: read_usage(conn, window.scope, granularity, first - HISTORY, end)
     )

@@ -28,6 +28,7 @@ from thrifty.api.responses import FastJSONResponse
 from thrifty.budgets.model import ScopeType
 from thrifty.errors import InvalidInput
 from thrifty.storage import rollups
+from thrifty.storage.database import Database
 from thrifty.storage.rollups import Scope
 
 router = APIRouter(prefix="/api/v1", tags=["cost analysis"])
@@ -139,9 +140,8 @@ def read_views(
     return {k: rows for k in keys}
 
 
-async def caught_up(caller: Caller) -> None:
+async def caught_up(database: Database) -> None:
     """Roll up pending usage records first, so a read sees every settled request."""
-    database = caller.state.database
     if await database.aread(rollups.has_pending):
         await database.awrite(rollups.catch_up)
 
@@ -152,7 +152,7 @@ async def _views(
     check_tags(window.scope, keys)
     start = costs.period_start(window.start, Granularity(grain))  # whole buckets
     end = window.end
-    await caught_up(caller)
+    await caught_up(caller.state.database)
     return await caller.state.database.aread(
         lambda conn: read_views(conn, window.scope, grain, start, end, keys, per_bucket=per_bucket)
     )

@@ -54,7 +54,7 @@ async def cost_export(
     caller: CallerDep, window: WindowDep, format: Literal["csv", "focus"] = "csv"
 ) -> StreamingResponse:
     check_tags(window.scope, [])
-    await caught_up(caller)
+    await caught_up(caller.state.database)
     chunks = export_chunks(caller.state.database, format, window.scope, window.start, window.end)
     name = f"thrifty-{format}-{window.start:%Y%m%d}-{window.end:%Y%m%d}.csv"
     return StreamingResponse(

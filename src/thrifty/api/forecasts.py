@@ -52,16 +52,12 @@ def daily_history(conn: Connection, scope: Scope, now: datetime) -> list[tuple[d
     return costs.daily_costs(rows, start, end)
 
 
-def _money(value: Any) -> str:
-    return format_usd(value)
-
-
 def _point(point: Any) -> dict[str, Any]:
     return {
         "date": point.timestamp.date().isoformat(),
         "timestamp": point.timestamp.isoformat(),
         **{
-            name: _money(amount(getattr(point, name)))
+            name: format_usd(amount(getattr(point, name)))
             for name in ("value", "lower80", "upper80", "lower95", "upper95")
         },
     }
@@ -71,11 +67,11 @@ def _budget(projection: BudgetProjection) -> dict[str, Any]:
     return {
         "budgetId": projection.budget_id,
         "periodEnd": projection.window_end.isoformat(),
-        "limit": _money(projection.limit_usd),
-        "used": _money(projection.used_usd),
-        "projectedTotal": _money(projection.projected_usd),
-        "projectedLower80": _money(projection.lower80_usd),
-        "projectedUpper80": _money(projection.upper80_usd),
+        "limit": format_usd(projection.limit_usd),
+        "used": format_usd(projection.used_usd),
+        "projectedTotal": format_usd(projection.projected_usd),
+        "projectedLower80": format_usd(projection.lower80_usd),
+        "projectedUpper80": format_usd(projection.upper80_usd),
         "runsOutOn": projection.runs_out_on.isoformat() if projection.runs_out_on else None,
         "runsOutOnCautious": (
             projection.runs_out_on_cautious.isoformat() if projection.runs_out_on_cautious else None
@@ -122,7 +118,7 @@ async def scope_forecast(
     caller: Caller, scope: Scope, now: datetime, horizon: int
 ) -> ScopeForecast:
     """Read in the database's thread, fit in a worker thread (a fit is CPU work)."""
-    await caught_up(caller)
+    await caught_up(caller.state.database)
     daily, states = await caller.state.database.aread(lambda conn: scope_inputs(conn, scope, now))
     return await anyio.to_thread.run_sync(lambda: forecast_scope(daily, now, horizon, states))
 

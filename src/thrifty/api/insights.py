@@ -186,7 +186,7 @@ async def recommendations(
     now = state.now()
     registry = state.registry.get()
     book: QualityBook = request.app.state.steering.quality.get()
-    await caught_up(caller)
+    await caught_up(caller.state.database)
     record = await state.database.aread(lambda conn: _record(conn, caller, window, now))
     histories = await state.database.aread(
         lambda conn: {b.spec.id: daily_history(conn, b.spec.scope, now) for b in record.at_risk}
@@ -242,7 +242,7 @@ async def benchmarks(
         )
         return groups, needs_of(profile for _task, profile in profiles)
 
-    await caught_up(caller)
+    await caught_up(caller.state.database)
     groups, needs = await state.database.aread(read)
 
     def build() -> tuple[list[Any], Decimal | None]:

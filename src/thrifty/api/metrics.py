@@ -24,9 +24,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
 
+from thrifty.api.cost_analysis import caught_up
 from thrifty.api.state import AppState, require_admin
 from thrifty.budgets.thresholds import percent_used
-from thrifty.storage import balances, budgets_repo, rollups
+from thrifty.storage import balances, budgets_repo
 from thrifty.storage.schema import holds, usage_cube
 
 router = APIRouter(tags=["metrics"])
@@ -112,8 +113,7 @@ class DatabaseCollector(Collector):
 
 @router.get("/metrics", summary="Prometheus metrics (admin key)", response_class=Response)
 async def metrics(state: Admin) -> Response:
-    if await state.database.aread(rollups.has_pending):
-        await state.database.awrite(rollups.catch_up)
+    await caught_up(state.database)
     now = state.now()
     usage = await state.database.aread(usage_totals)
     ledger = await state.database.aread(lambda conn: ledger_gauges(conn, now))

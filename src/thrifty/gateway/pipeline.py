@@ -319,17 +319,18 @@ class Gateway:
             metadata={**ctx.metadata, **extra},
             task_type=ctx.task_type,
         )
+        cost_text = format_usd(cost)
         tracing.record_call(
             request_id=ctx.request_id, attempt=attempt.hold_id, provider=attempt.provider.name,
             requested_model=attempt.profile.id, response_model=attempt.profile.upstream_model,
             input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, status=status,
-            cost_usd=format_usd(cost), elapsed_ms=attempt.elapsed_ms,
+            cost_usd=cost_text, elapsed_ms=attempt.elapsed_ms,
         )  # fmt: skip
         log.info(
             "attempt settled",
             extra={"attempt": attempt.hold_id, "model": attempt.profile.id,
                    "provider": attempt.provider.name, "status": status,
-                   "cost_usd": format_usd(cost), "latency_ms": attempt.elapsed_ms},
+                   "cost_usd": cost_text, "latency_ms": attempt.elapsed_ms},
         )  # fmt: skip
         self.state.metrics.upstream_latency.labels(
             attempt.provider.name, attempt.profile.id

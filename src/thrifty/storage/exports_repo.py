@@ -8,17 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from thrifty.storage.rollups import DIMENSIONS, Scope
+from thrifty.storage.rollups import DIMENSIONS, TAG_DIMENSIONS, Scope, scope_conditions
 from thrifty.storage.schema import usage_records, usage_rollups, usage_tag_rollups
 from thrifty.storage.sql import read_time
-
-
-def _filtered(query: Any, table: Any, scope: Scope, names: tuple[str, ...]) -> Any:
-    for name in names:
-        value = getattr(scope, name)
-        if value is not None:
-            query = query.where(table.c[name] == value)
-    return query
 
 
 def records(
@@ -31,8 +23,9 @@ def records(
         table.c.id > after,
         table.c.created_at >= start.astimezone(UTC),
         table.c.created_at < end.astimezone(UTC),
+        *scope_conditions(table, scope, DIMENSIONS),
     )
-    query = _filtered(query, table, scope, DIMENSIONS).order_by(table.c.id).limit(limit)
+    query = query.order_by(table.c.id).limit(limit)
     rows = [dict(row._mapping) for row in conn.execute(query)]
     if not rows:
         return [], None
@@ -54,14 +47,15 @@ def day_sums(
     present (those of the tag sums only, when ``scope`` names a tag)."""
     tagged = scope.tag is not None
     table = usage_tag_rollups if tagged else usage_rollups
-    names = ("tag", "org_id", "team_id", "user_id", "model") if tagged else DIMENSIONS
+    names = TAG_DIMENSIONS if tagged else DIMENSIONS
     query = select(table).where(
         table.c.grain == "day",
         table.c.id > after,
         table.c.bucket >= start.astimezone(UTC),
         table.c.bucket < end.astimezone(UTC),
+        *scope_conditions(table, scope, names),
     )
-    query = _filtered(query, table, scope, names).order_by(table.c.id).limit(limit)
+    query = query.order_by(table.c.id).limit(limit)
     rows = [dict(row._mapping) for row in conn.execute(query)]
     if not rows:
         return [], None

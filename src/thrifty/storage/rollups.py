@@ -254,6 +254,29 @@ class Scope:
     tag: str | None = None
 
 
+#: The attributions a decision or preamble sum carries, as ``Scope`` names them.
+PRINCIPAL_AND_MODEL = ("org_id", "team_id", "user_id", "key_id", "model")
+
+
+def scope_conditions(table: Any, scope: Scope, names: Sequence[str]) -> list[Any]:
+    """``table.c[name] == value`` for each of ``names`` that ``scope`` filters on."""
+    found = []
+    for name in names:
+        value = getattr(scope, name)
+        if value is not None:
+            found.append(table.c[name] == value)
+    return found
+
+
+def _sums_row(row: Any, bucket: datetime | None = None) -> dict[str, Any]:
+    """A row of sums as a dict: ``bucket`` read as an aware time (or given), sums as ints."""
+    data = dict(row._mapping)
+    data["bucket"] = read_time(data["bucket"]) if bucket is None else bucket
+    for name in _ALL_SUMS:
+        data[name] = int(data[name] or 0)
+    return data
+
+
 def read(
     conn: Connection,
     grain: str,
@@ -288,14 +311,7 @@ def read(
         .group_by(*keys)
         .order_by(table.c.bucket)
     )
-    found = []
-    for row in conn.execute(query):
-        data = dict(row._mapping)
-        data["bucket"] = read_time(data["bucket"])
-        for name in _ALL_SUMS:
-            data[name] = int(data[name] or 0)
-        found.append(data)
-    return found
+    return [_sums_row(row) for row in conn.execute(query)]
 
 
 def cube_scope(scope: Scope) -> tuple[str, str] | None:
@@ -354,14 +370,7 @@ def read_cube(
             .where(*conditions)
             .group_by(table.c.dimension, table.c.value)
         )
-    found = []
-    for row in conn.execute(query):
-        data = dict(row._mapping)
-        data["bucket"] = read_time(data["bucket"]) if per_bucket else start
-        for name in _ALL_SUMS:
-            data[name] = int(data[name])
-        found.append(data)
-    return found
+    return [_sums_row(row, None if per_bucket else start) for row in conn.execute(query)]
 
 
 def catch_up(conn: Connection, batches: int = 20, *, skip_locked: bool = False) -> int:
@@ -447,11 +456,11 @@ def read_preambles(
     """Per preamble and model in ``[start, end)``: requests, its tokens, the input tokens of
     the requests that used it (and how many were read from a cache), its excerpt and text."""
     table = prompt_prefixes
-    conditions = [table.c.day >= bucket_start(start, "day"), table.c.day < end.astimezone(UTC)]
-    for name in ("org_id", "team_id", "user_id", "key_id", "model"):
-        value = getattr(scope, name)
-        if value is not None:
-            conditions.append(table.c[name] == value)
+    conditions = [
+        table.c.day >= bucket_start(start, "day"),
+        table.c.day < end.astimezone(UTC),
+        *scope_conditions(table, scope, PRINCIPAL_AND_MODEL),
+    ]
     requests = func.sum(table.c.requests)
     joined = table.outerjoin(prompt_texts, prompt_texts.c.fingerprint == table.c.fingerprint)
     query = (

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from thrifty.errors import NotFound
+from thrifty.storage import rollups
 from thrifty.storage.cache import bump_version
 from thrifty.storage.schema import decisions, feedback, model_quality, stored_rules, usage_records
 from thrifty.storage.sql import Sql, stored_json, stored_time
@@ -275,17 +276,15 @@ def save_stored_rules(conn: Connection, rules: list[dict[str, Any]], now: dateti
 
 
 def decision_profiles(
-    conn: Connection, scope: Any, start: datetime, end: datetime, *, limit: int
+    conn: Connection, scope: rollups.Scope, start: datetime, end: datetime, *, limit: int
 ) -> list[tuple[str, dict[str, Any]]]:
     """(task type, request profile) of the latest ``limit`` decisions in ``[start, end)`` of a
-    ``rollups.Scope`` (its org, team, user, key and model filters)."""
+    scope (its org, team, user, key and model filters)."""
     query = select(decisions.c.task_type, decisions.c.body).where(
-        decisions.c.created_at >= start, decisions.c.created_at < end
+        decisions.c.created_at >= start,
+        decisions.c.created_at < end,
+        *rollups.scope_conditions(decisions, scope, rollups.PRINCIPAL_AND_MODEL),
     )
-    for name in ("org_id", "team_id", "user_id", "key_id", "model"):
-        value = getattr(scope, name, None)
-        if value is not None:
-            query = query.where(decisions.c[name] == value)
     query = query.order_by(decisions.c.created_at.desc()).limit(limit)
     found = []
     for row in conn.execute(query):
