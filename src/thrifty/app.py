@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 from fastapi import FastAPI
 
 from thrifty import __version__, background, logs
 from thrifty.api import (
+    alert_channels,
     anomalies,
     audit,
     budgets,
@@ -51,6 +52,9 @@ from thrifty.gateway.routes import install_gateway
 from thrifty.gateway.rulebook import RuleBook
 from thrifty.gateway.steering import Steering
 from thrifty.gateway.upstreams import upstream_clients
+from thrifty.notify.delivery import Sender
+from thrifty.notify.events import Backoff
+from thrifty.notify.upstream import UpstreamAlerts
 from thrifty.providers.health import ProviderHealth
 from thrifty.routing.feedback import QualityBook
 from thrifty.routing.registry import ModelRegistry
@@ -177,6 +181,15 @@ def create_app(
         scanner = asyncio.create_task(
             background.scan_anomalies_forever(database, clock, ANOMALY_SCAN_SECONDS)
         )
+        alerting = loaded.config.alerts
+        upstream_alerts = UpstreamAlerts(clock)
+        provider_health.on_open.append(upstream_alerts.opened)
+        backoff = Backoff(alerting.retry_base_seconds, alerting.retry_max_seconds,
+                          timedelta(hours=alerting.give_up_hours))  # fmt: skip
+        sender = Sender(database, clock, backoff, timeout_s=alerting.timeout_seconds)
+        deliverer = asyncio.create_task(
+            background.deliver_forever(sender, upstream_alerts, alerting.send_interval_seconds)
+        )
         try:
             async with upstream_clients(loaded) as clients:
                 app.state.gateway = Gateway(app.state.thrifty, clients, provider_health, steering)
@@ -186,6 +199,10 @@ def create_app(
             sweeper.cancel()
             scanner.cancel()
             roller.cancel()
+            deliverer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deliverer
+            sender.close()
             await limiter.close()
             database.close()
 
@@ -217,6 +234,7 @@ def create_app(
     app.include_router(prompts_api.router)
     app.include_router(exports.router)
     app.include_router(metrics_api.router)
+    app.include_router(alert_channels.router)
     install_gateway(app)
     return app
 

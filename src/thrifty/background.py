@@ -10,6 +10,8 @@ from typing import Any
 
 import anyio.to_thread
 
+from thrifty.notify.delivery import Sender
+from thrifty.notify.upstream import UpstreamAlerts
 from thrifty.storage import ledger, rollups
 from thrifty.storage.cache import VersionedCache
 from thrifty.storage.database import Database
@@ -48,15 +50,32 @@ async def sweep_forever(database: Database, clock: Callable[[], datetime], inter
 async def scan_anomalies_forever(
     database: Database, clock: Callable[[], datetime], interval: float
 ) -> None:
-    """Look for unusual spend in every budget's scope, and alert once per anomaly."""
-    from thrifty.notify.anomalies import scan_once
+    """Look for unusual spend in every budget's scope, and alert once per anomaly; forecast
+    each budgeted scope, and alert once per window when a budget will run out early."""
+    from thrifty.notify import anomalies, forecasts
 
     while True:
         await asyncio.sleep(interval)
+        for scan in (anomalies.scan_once, forecasts.scan_once):
+            try:
+                await anyio.to_thread.run_sync(scan, database, clock())
+            except Exception:
+                log.warning("scan %s failed; will retry", scan.__module__)
+
+
+def deliver_once(sender: Sender, upstream: UpstreamAlerts) -> int:
+    upstream.flush(sender.database)
+    return sender.run_once()
+
+
+async def deliver_forever(sender: Sender, upstream: UpstreamAlerts, interval: float) -> None:
+    """Record upstream-down events, fan new alert events out and send what is due."""
+    while True:
+        await asyncio.sleep(interval)
         try:
-            await anyio.to_thread.run_sync(scan_once, database, clock())
+            await anyio.to_thread.run_sync(deliver_once, sender, upstream)
         except Exception:
-            log.warning("scanning for anomalies failed; will retry")
+            log.warning("sending alerts failed; will retry", exc_info=True)
 
 
 ROLL_UP_BATCH = 1_000

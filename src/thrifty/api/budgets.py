@@ -288,7 +288,7 @@ def _last_updated(conn: Connection, states: Sequence[BudgetState]) -> dict[str, 
 def alert_json(event: AlertEvent) -> dict[str, Any]:
     return {
         "id": event.id,
-        "budget_id": event.budget_id,
+        "budget_id": event.budget_id or None,  # None: an event of no budget (upstream down)
         "window_index": event.window_index,
         "kind": event.kind,
         "threshold": event.threshold,

@@ -137,6 +137,31 @@ class AnalyticsConfig(Strict):
     """Preamble texts are kept up to this many characters."""
 
 
+class AlertsConfig(Strict):
+    """How alert events reach their channels."""
+
+    send_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    """How often each process looks for alert deliveries that are due."""
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """How long one delivery attempt may take before it counts as failed."""
+    retry_base_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    """The wait after a first failed attempt; each later failure doubles it."""
+    retry_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = 3600.0
+    """The longest wait between two attempts."""
+    give_up_hours: Annotated[float, Field(gt=0, le=720)] = 24.0
+    """A delivery still failing this long after it was queued is marked ``failed``."""
+
+
+class WebhooksConfig(Strict):
+    """The inbound webhooks (``/api/v1/webhooks/…``)."""
+
+    tolerance_seconds: Annotated[int, Field(ge=1, le=86_400)] = 300
+    """A request whose ``X-Thrifty-Timestamp`` is further than this from the server's clock
+    is refused (401) as stale or replayed."""
+    max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    """The most usage records one ``cost-data`` event may carry."""
+
+
 class ThriftyConfig(Strict):
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
@@ -146,6 +171,8 @@ class ThriftyConfig(Strict):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     router: RouterConfig | None = None
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
 
 
 def config_keys() -> dict[str, list[str]]:
@@ -159,10 +186,13 @@ def config_keys() -> dict[str, list[str]]:
         "selection": list(SelectionConfig.model_fields),
         "router": list(RouterConfig.model_fields),
         "analytics": list(AnalyticsConfig.model_fields),
+        "alerts": list(AlertsConfig.model_fields),
+        "webhooks": list(WebhooksConfig.model_fields),
     }
 
 
 __all__ = [
+    "AlertsConfig",
     "AliasConfig",
     "AnalyticsConfig",
     "ModelConfig",
@@ -171,5 +201,6 @@ __all__ = [
     "RouterConfig",
     "SelectionConfig",
     "ThriftyConfig",
+    "WebhooksConfig",
     "config_keys",
 ]

@@ -193,6 +193,9 @@ class ProviderHealth:
         self.policy = policy
         self._circuits: dict[tuple[str, str], _Circuit] = {}
         self._lock = threading.Lock()
+        #: Called with (provider, model, snapshot) when a closed circuit opens: an upstream
+        #: went down (not when a half-open probe fails: that is the same outage).
+        self.on_open: list[Callable[[str, str, CircuitView], None]] = []
 
     def _circuit(self, provider: str, model: str) -> _Circuit:
         circuit = self._circuits.get((provider, model))
@@ -227,6 +230,7 @@ class ProviderHealth:
         ttft_ms: int | None = None,
     ) -> CircuitState:
         """Feed one call's outcome; returns the circuit's state afterwards."""
+        opened: CircuitView | None = None
         with self._lock:
             circuit = self._circuit(provider, model)
             now = self.clock()
@@ -252,7 +256,12 @@ class ProviderHealth:
                 circuit.recent.append(True)
                 if circuit.should_open():
                     circuit.open(now, self.policy.cool_down_s)
-            return circuit.state(now)
+                    opened = self._view(circuit)
+            after = circuit.state(now)
+        if opened is not None:
+            for listener in self.on_open:
+                listener(provider, model, opened)
+        return after
 
     def view(self, provider: str, model: str) -> CircuitView:
         with self._lock:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, insert, select, update
 from thrifty.budgets.money import format_nano
 from thrifty.budgets.overrides import Extension, Override
 from thrifty.errors import Conflict, InvalidInput, NotFound
-from thrifty.storage import budgets_repo
+from thrifty.storage import balances, budgets_repo
 from thrifty.storage.audit_repo import record_audit
 from thrifty.storage.schema import extensions, overrides
 
@@ -228,7 +228,18 @@ def create_override(
         },
         at=now,
     )
+    details = {"requested_by": requested_by, "amount": format_nano(amount_nano),
+               "reason": reason, "expires_at": expires_at.isoformat()}  # fmt: skip
+    _alert(conn, budget_id, "override_requested", identifier, now, **details)
     return get_override(conn, identifier)
+
+
+def _alert(
+    conn: Connection, budget_id: str, kind: str, override_id: str, now: datetime, **details: Any
+) -> None:
+    """An override's request and its decision are alert events too (one each per override)."""
+    payload = {"override_id": override_id, **details}
+    balances.record_alert(conn, budget_id, 0, kind, override_id, payload, now)
 
 
 def get_override(conn: Connection, override_id: str) -> OverrideRecord:
@@ -300,6 +311,11 @@ def decide_override(
         details={"override_id": override_id, "reason": reason},
         at=now,
     )
+    amount = format_nano(current.override.amount_nano)
+    kind = f"override_{status.value}"
+    budget_id = current.override.budget_id
+    _alert(conn, budget_id, kind, override_id, now, decided_by=decided_by, reason=reason,
+           amount=amount)  # fmt: skip
     return get_override(conn, override_id)
 
 

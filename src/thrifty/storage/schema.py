@@ -235,12 +235,15 @@ alert_events = Table(
     Column("budget_id", String(64), nullable=False),
     Column("window_index", Integer, nullable=False),
     Column("kind", String(32), nullable=False),  # threshold | exhausted | turnover | …
-    Column("threshold", String(16), nullable=False),  # percent as text; "" when none
+    # The percent as text, an override's id, …; "" when the kind has none.
+    Column("threshold", String(64), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("acknowledged_at", UTCDateTime),
+    Column("fanned_out", Integer, nullable=False, server_default="0"),  # 1: deliveries queued
     Index("ux_alert_events_once", "budget_id", "window_index", "kind", "threshold", unique=True),
     Index("ix_alert_events_created", "created_at"),
+    Index("ix_alert_events_fan_out", "fanned_out", "id"),
 )
 
 overrides = Table(
@@ -499,4 +502,88 @@ prompt_texts = Table(
     Column("text", Text, nullable=False),
     Column("truncated", Integer, nullable=False),
     Column("first_seen", UTCDateTime, nullable=False),
+)
+
+# --- Alerts and integrations (issue: alerts) -----------------------------------------------
+
+#: Where alert events are sent: a generic signed webhook or a Slack-compatible incoming webhook,
+#: for the events of one scope (and what lies inside it), or of everything when the scope is null.
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # webhook | slack
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(128)),  # the webhook's signing secret; null for Slack
+    Column("scope_type", String(16)),
+    Column("scope_id", String(200)),
+    Column("events", JSON),  # the event kinds sent; null: every kind
+    Column("enabled", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),  # a process is sending this channel's queue until then
+    Column("lease_owner", String(64)),
+)
+
+#: The durable queue and log: one row per (channel, event), sent in event order per channel.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "channel_id",
+        String(64),
+        ForeignKey("alert_channels.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event_id", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_status", Integer),  # the receiver's HTTP status of the last attempt
+    Column("last_error", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index("ux_alert_deliveries_once", "channel_id", "event_id", unique=True),
+    Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+)
+
+#: Systems that may post to the inbound webhooks, each with its own signing secret.
+webhook_senders = Table(
+    "webhook_senders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("kinds", JSON, nullable=False),  # cost-data | budget-alert | model-cost-update
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+#: Each inbound event once, by its sender's event id, with what it did (a retry gets this).
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("sender_id", String(64), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("result", JSON, nullable=False),
+)
+
+#: Each invoice or usage export matched against the ledger, with its report.
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("layout", String(16), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("adjusted_at", UTCDateTime),
 )
