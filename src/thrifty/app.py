@@ -29,6 +29,7 @@ from thrifty.api import (
     models,
     overrides,
     selection,
+    webhooks,
 )
 from thrifty.api import metrics as metrics_api
 from thrifty.api import prompts as prompts_api
@@ -235,6 +236,7 @@ def create_app(
     app.include_router(exports.router)
     app.include_router(metrics_api.router)
     app.include_router(alert_channels.router)
+    app.include_router(webhooks.router)
     install_gateway(app)
     return app
 

@@ -21,13 +21,13 @@ snapshot that resolves a presented secret to a principal with one hash and one d
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from thrifty.budgets.model import Priority, Scope, ScopeType
-from thrifty.errors import AuthenticationFailed
+from thrifty.errors import AuthenticationFailed, InvalidInput
 
 #: Every API key's secret starts with this; the rest is random url-safe text.
 KEY_PREFIX = "thr_"
@@ -112,6 +112,36 @@ class DirectoryFacts:
         if scope.type is ScopeType.KEY:
             return self.key_user.get(scope.id)
         return None
+
+
+def charged_principal(
+    facts: DirectoryFacts,
+    *,
+    key_id: str | None = None,
+    user_id: str | None = None,
+    team_id: str | None = None,
+    org_id: str | None = None,
+    tags: Sequence[str] = (),
+    field: str = "principal",
+) -> Principal:
+    """The principal whose chain is charged for spend attributed to the most specific of these
+    ids (the levels above filled in from the directory). Unknown ids, or none at all, are an
+    ``InvalidInput`` naming ``field``'s member."""
+    user = user_id or (facts.key_user.get(key_id) if key_id else None)
+    team = team_id or (facts.user_team.get(user) if user else None)
+    org = org_id or (facts.team_org.get(team) if team else None)
+    checks = (("key_id", key_id, facts.key_user), ("user_id", user, facts.user_team),
+              ("team_id", team, facts.team_org))  # fmt: skip
+    for kind, value, known in checks:
+        if value and value not in known:
+            raise InvalidInput(
+                f"unknown {kind.removesuffix('_id')} {value!r}", field=f"{field}.{kind}"
+            )
+    if not (key_id or user or team or org or tags):
+        raise InvalidInput(
+            "name at least one of key_id, user_id, team_id, org_id, tags", field=field
+        )
+    return Principal(key_id, user, team, org, tuple(tags))
 
 
 def can_see(principal: Principal, scope: Scope, facts: DirectoryFacts) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Connection
 
@@ -61,7 +62,7 @@ def scan_once(database: Database, now: datetime) -> int:
     budgets = database.read(budgets_repo.list_budgets)
     new = 0
     for budget in budgets:
-        new += database.write(lambda conn, b=budget: scan_budget(conn, b, now))
+        new += database.write(partial(scan_budget, budget=budget, now=now))
     if new:
         log.info("recorded %d anomaly alert(s)", new)
     return new

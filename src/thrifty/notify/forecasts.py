@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import Connection
 
@@ -72,7 +73,7 @@ def scan_once(database: Database, now: datetime) -> int:
         by_scope[budget.spec.scope].append(budget)
     new = 0
     for scope, stored in by_scope.items():
-        new += database.write(lambda conn, s=scope, b=stored: scan_scope(conn, s, b, now))
+        new += database.write(partial(scan_scope, scope=scope, stored=stored, now=now))
     if new:
         log.info("recorded %d run-out alert(s)", new)
     return new

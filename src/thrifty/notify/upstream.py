@@ -11,6 +11,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from thrifty.providers.health import CircuitView
 from thrifty.storage import balances
@@ -42,9 +43,9 @@ class UpstreamAlerts:
                        "consecutive_failures": view.consecutive_failures,
                        "recent_calls": view.recent_calls, "recent_failures": view.recent_failures,
                        "retry_in_s": view.retry_in_s}  # fmt: skip
-            new += database.write(
-                lambda c, h=hour, k=key, p=payload, t=at: balances.record_alert(
-                    c, NO_BUDGET, h, "upstream_down", k, p, t
-                )
-            )
+            record = partial(
+                balances.record_alert, budget_id=NO_BUDGET, window_index=hour,
+                kind="upstream_down", threshold=key, payload=payload, now=at,
+            )  # fmt: skip
+            new += database.write(record)
         return new

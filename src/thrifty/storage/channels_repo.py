@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, select, update
 
 from thrifty.budgets.model import Scope, ScopeType
 from thrifty.budgets.principal import DirectoryFacts
@@ -290,7 +290,7 @@ def list_deliveries(
         .join(alert_events, alert_events.c.id == alert_deliveries.c.event_id, isouter=True)
         .order_by(alert_deliveries.c.id.desc()).limit(limit)
     )  # fmt: skip
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if channel_ids is not None:
         if not channel_ids:
             return []

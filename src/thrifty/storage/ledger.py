@@ -360,9 +360,16 @@ def reserve(conn: Connection, charge: Charge, now: datetime) -> HoldResult:
 
 
 def settle(
-    conn: Connection, request_id: str, actual_nano: int, usage: Usage | None, now: datetime
+    conn: Connection,
+    request_id: str,
+    actual_nano: int,
+    usage: Usage | None,
+    now: datetime,
+    *,
+    used_at: datetime | None = None,
 ) -> SettleResult:
-    """Post the actual cost on every budget of the hold and release the rest, exactly once."""
+    """Post the actual cost on every budget of the hold and release the rest, exactly once.
+    ``used_at``: when the usage happened, if not now (usage reported after the fact)."""
     if actual_nano < 0:
         raise InvalidInput("actual cost must not be negative", field="actual_cost")
     hold = _load_hold(conn, request_id)
@@ -399,7 +406,7 @@ def settle(
     for line in hold.lines:
         if line.override_id is not None:
             overrides_repo.add_consumed(conn, line.override_id, actual_nano)
-    _record_usage(conn, hold, actual_nano, usage or Usage(model=hold.model), now)
+    _record_usage(conn, hold, actual_nano, usage or Usage(model=hold.model), used_at or now)
     _CLOSE_HOLD(
         conn,
         {"status": SETTLED, "actual_nano": actual_nano, "now": stamp, "request_id": request_id},

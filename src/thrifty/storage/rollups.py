@@ -33,6 +33,7 @@ from thrifty.storage.schema import (
 from thrifty.storage.sql import Sql, read_time, stored_time
 
 GRAINS = ("hour", "day")
+ADJUSTMENT = "adjustment"  # the status of a usage record that posts a ledger adjustment
 SUMS = ("requests", "ok_requests", "input_tokens", "cached_input_tokens", "output_tokens")
 _ALL_SUMS = (*SUMS, "cost_nano")
 #: The attributions of ``usage_rollups`` (``usage_tag_rollups`` has tag, org, team, user, model).
@@ -81,10 +82,11 @@ class UsageFacts:
     cached_input_tokens: int
     output_tokens: int
     cost_nano: int
+    counted: bool = True  # False: a ledger adjustment, spend but not a request
 
     def sums(self) -> dict[str, int]:
         return {
-            "requests": 1,
+            "requests": int(self.counted),
             "ok_requests": int(self.ok),
             "input_tokens": self.input_tokens,
             "cached_input_tokens": self.cached_input_tokens,
@@ -234,6 +236,7 @@ def facts_of_record(record: Mapping[str, Any]) -> UsageFacts:
         cached_input_tokens=int(record["cached_input_tokens"]),
         output_tokens=int(record["output_tokens"]),
         cost_nano=int(record["cost_nano"]),
+        counted=record["status"] != ADJUSTMENT,
     )
 
 
