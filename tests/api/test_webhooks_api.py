@@ -24,9 +24,16 @@ def api(client: TestClient) -> TestClient:
         ("/api/v1/users", {"id": "ann", "team_id": "eng", "name": "Ann"}),
     ):
         assert client.post(path, json=body).status_code == 201
-    budget = {"id": "eng-monthly", "name": "eng", "scope": {"type": "team", "id": "eng"},
-              "limit": "10", "period": "monthly", "start_date": "2026-01-01", "mode": "hard",
-              "thresholds": [{"percent": 50, "actions": ["notify"]}]}  # fmt: skip
+    budget = {
+        "id": "eng-monthly",
+        "name": "eng",
+        "scope": {"type": "team", "id": "eng"},
+        "limit": "10",
+        "period": "monthly",
+        "start_date": "2026-01-01",
+        "mode": "hard",
+        "thresholds": [{"percent": 50, "actions": ["notify"]}],
+    }
     assert client.post("/api/v1/budgets", json=budget).status_code == 201
     return client
 
@@ -34,20 +41,35 @@ def api(client: TestClient) -> TestClient:
 def sender(api: TestClient, sender_id: str = "batch", **extra: Any) -> str:
     made = api.post("/api/v1/webhook-senders", json={"id": sender_id, "name": sender_id, **extra})
     assert made.status_code == 201, made.text
-    assert made.json()["kinds"] == sorted(extra.get("kinds", ["cost-data", "budget-alert",
-                                                              "model-cost-update"]))  # fmt: skip
+    assert made.json()["kinds"] == sorted(
+        extra.get("kinds", ["cost-data", "budget-alert", "model-cost-update"])
+    )
     return str(made.json()["secret"])
 
 
-def post(api: TestClient, kind: str, body: Any, secret: str, sender_id: str = "batch",
-         at: datetime | None = None, headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+def post(
+    api: TestClient,
+    kind: str,
+    body: Any,
+    secret: str,
+    sender_id: str = "batch",
+    at: datetime | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
     raw = json.dumps(body).encode()
     signed = (
         headers if headers is not None else signed_headers(secret, raw, at or datetime.now(UTC))
     )
-    return api.post(f"/api/v1/webhooks/{kind}", content=raw, headers={
-        "Authorization": "", "X-Thrifty-Sender": sender_id, "Content-Type": "application/json",
-        **signed})  # fmt: skip
+    return api.post(
+        f"/api/v1/webhooks/{kind}",
+        content=raw,
+        headers={
+            "Authorization": "",
+            "X-Thrifty-Sender": sender_id,
+            "Content-Type": "application/json",
+            **signed,
+        },
+    )
 
 
 def spend(api: TestClient) -> Decimal:
@@ -58,9 +80,19 @@ def spend(api: TestClient) -> Decimal:
 
 def records(*costs: str, model: str = "gpt-4o") -> list[dict[str, Any]]:
     at = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    return [{"id": f"r{i}", "timestamp": at, "model": model, "user_id": "ann", "cost": cost,
-             "input_tokens": 100, "output_tokens": 10, "tags": ["batch"]}
-            for i, cost in enumerate(costs)]  # fmt: skip
+    return [
+        {
+            "id": f"r{i}",
+            "timestamp": at,
+            "model": model,
+            "user_id": "ann",
+            "cost": cost,
+            "input_tokens": 100,
+            "output_tokens": 10,
+            "tags": ["batch"],
+        }
+        for i, cost in enumerate(costs)
+    ]
 
 
 def test_cost_data_counts_once_against_budgets(api: TestClient) -> None:
@@ -68,8 +100,15 @@ def test_cost_data_counts_once_against_budgets(api: TestClient) -> None:
     body = {"id": "evt-1", "source": "nightly-batch", "records": records("1.25", "4.00")}
     first = post(api, "cost-data", body, secret)
     assert first.status_code == 202, first.text
-    assert first.json() == {"event_id": "evt-1", "kind": "cost-data", "records": 2, "posted": 2,
-                            "already_posted": 0, "cost": "5.25", "duplicate": False}  # fmt: skip
+    assert first.json() == {
+        "event_id": "evt-1",
+        "kind": "cost-data",
+        "records": 2,
+        "posted": 2,
+        "already_posted": 0,
+        "cost": "5.25",
+        "duplicate": False,
+    }
     assert spend(api) == Decimal("5.25")
     again = post(api, "cost-data", body, secret)  # a retried delivery, freshly signed
     assert again.status_code == 200 and again.json()["duplicate"] is True
@@ -114,8 +153,11 @@ def test_bad_stale_and_foreign_signatures_change_nothing(api: TestClient) -> Non
     raw = json.dumps(body).encode()
     tampered = signed_headers(secret, raw, datetime.now(UTC))
     altered = json.dumps({**body, "records": records("0.01")}).encode()
-    response = api.post("/api/v1/webhooks/cost-data", content=altered, headers={
-        "X-Thrifty-Sender": "batch", **tampered})  # fmt: skip
+    response = api.post(
+        "/api/v1/webhooks/cost-data",
+        content=altered,
+        headers={"X-Thrifty-Sender": "batch", **tampered},
+    )
     assert response.status_code == 401
     assert spend(api) == 0
     # A replay of a captured request: within the tolerance it is the same event (counted
@@ -148,23 +190,33 @@ def test_bad_bodies_name_the_field_and_change_nothing(api: TestClient) -> None:
 
 def test_budget_alert_is_shown_once(api: TestClient) -> None:
     secret = sender(api)
-    body = {"id": "aws-77", "title": "Bedrock spend up 40%", "severity": "critical",
-            "source": "aws-budgets", "scope": {"type": "team", "id": "eng"}}  # fmt: skip
+    body = {
+        "id": "aws-77",
+        "title": "Bedrock spend up 40%",
+        "severity": "critical",
+        "source": "aws-budgets",
+        "scope": {"type": "team", "id": "eng"},
+    }
     assert post(api, "budget-alert", body, secret).status_code == 202
     assert post(api, "budget-alert", body, secret).json()["duplicate"] is True
     alerts = api.get("/api/v1/alerts", params={"kind": "external"}).json()["alerts"]
     assert len(alerts) == 1 and alerts[0]["budget_id"] == "eng-monthly"
     assert alerts[0]["payload"]["title"] == "Bedrock spend up 40%"
-    missing = post(api, "budget-alert", {**body, "id": "x", "scope": {"type": "team", "id": "ops"}},
-                   secret)  # fmt: skip
+    missing = post(
+        api, "budget-alert", {**body, "id": "x", "scope": {"type": "team", "id": "ops"}}, secret
+    )
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "scope"
 
 
 def test_model_cost_update_dates_prices(api: TestClient) -> None:
     secret = sender(api)
     soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    price = {"model": "gpt-4o", "input_per_mtok": "2.00", "output_per_mtok": "8.00",
-             "effective_from": soon}  # fmt: skip
+    price = {
+        "model": "gpt-4o",
+        "input_per_mtok": "2.00",
+        "output_per_mtok": "8.00",
+        "effective_from": soon,
+    }
     body = {"id": "prices-1", "prices": [price]}
     done = post(api, "model-cost-update", body, secret)
     assert done.status_code == 202, done.text

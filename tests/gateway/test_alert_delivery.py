@@ -77,37 +77,71 @@ def key(gateway: Gateway) -> Iterator[httpx.Client]:
 def test_signed_retried_once_each_in_order(
     gateway: Gateway, hook: Receiver, key: httpx.Client
 ) -> None:
-    hooked = channel(gateway, name="ops", kind="webhook", url=f"{hook.url}/ops",
-                     scope={"type": "organization", "id": "acme"})  # fmt: skip
+    hooked = channel(
+        gateway,
+        name="ops",
+        kind="webhook",
+        url=f"{hook.url}/ops",
+        scope={"type": "organization", "id": "acme"},
+    )
     secret = hooked["secret"]
     assert secret.startswith("whsec_") and hooked["signed"] is True
-    slack = channel(gateway, name="chat", kind="slack", url=f"{hook.url}/slack",
-                    events=["threshold", "exhausted"])  # fmt: skip
+    slack = channel(
+        gateway,
+        name="chat",
+        kind="slack",
+        url=f"{hook.url}/slack",
+        events=["threshold", "exhausted"],
+    )
     assert "secret" in slack and slack["secret"] is None
     hook.fail("/ops", 500, 503)  # the first event is retried twice before it lands
-    budget = gateway.budget("team", "eng", "1.00", mode="soft", thresholds=[
-        {"percent": 50, "actions": ["notify"]}, {"percent": 80, "actions": ["notify"]},
-        {"percent": 100, "actions": ["notify"]}])  # fmt: skip
+    budget = gateway.budget(
+        "team",
+        "eng",
+        "1.00",
+        mode="soft",
+        thresholds=[
+            {"percent": 50, "actions": ["notify"]},
+            {"percent": 80, "actions": ["notify"]},
+            {"percent": 100, "actions": ["notify"]},
+        ],
+    )
     for i in range(12):  # 12 × $0.10: 50% and 80% crossed once each, then exhausted
         spend(gateway, key, f"r{i}", "0.10")
-    override = key.post("/api/v1/overrides", json={
-        "budget_id": budget["id"], "amount": "0.50", "reason": "launch day",
-        "expires_at": "2099-01-01T00:00:00Z"})  # fmt: skip
+    override = key.post(
+        "/api/v1/overrides",
+        json={
+            "budget_id": budget["id"],
+            "amount": "0.50",
+            "reason": "launch day",
+            "expires_at": "2099-01-01T00:00:00Z",
+        },
+    )
     assert override.status_code == 201, override.text
     decided = gateway.admin.post(
         f"/api/v1/overrides/{override.json()['id']}/approve", json={"reason": "ok"}
     )
     assert decided.status_code == 200, decided.text
 
-    kinds = ["budget.threshold_crossed", "budget.threshold_crossed", "budget.exhausted",
-             "override.requested", "override.approved"]  # fmt: skip
+    kinds = [
+        "budget.threshold_crossed",
+        "budget.threshold_crossed",
+        "budget.exhausted",
+        "override.requested",
+        "override.approved",
+    ]
     wait_for(lambda: len({r.headers["X-Thrifty-Event-Id"] for r in hook.at("/ops")}) == 5)
     time.sleep(0.5)  # nothing more arrives: no duplicates
     got = hook.at("/ops")
     assert len(got) == 7  # 5 events, the first one sent 3 times
     for request in got:
-        verify(secret, request.body, timestamp=request.headers["X-Thrifty-Timestamp"],
-               signed=request.headers["X-Thrifty-Signature"], now=_now())  # fmt: skip
+        verify(
+            secret,
+            request.body,
+            timestamp=request.headers["X-Thrifty-Timestamp"],
+            signed=request.headers["X-Thrifty-Signature"],
+            now=_now(),
+        )
     delivered = [r for r in got[2:]]
     assert [r.json()["type"] for r in delivered] == kinds
     ids = [int(r.json()["id"].removeprefix("evt_")) for r in delivered]
@@ -139,35 +173,57 @@ def test_signed_retried_once_each_in_order(
 def test_gives_up_and_moves_on(gateway: Gateway, hook: Receiver, key: httpx.Client) -> None:
     hooked = channel(gateway, name="down", kind="webhook", url=f"{hook.url}/down")
     hook.fail("/down", *([500] * 1000))  # down for longer than the give-up age (3.6 s)
-    gateway.budget("team", "eng", "1.00", mode="soft",
-                   thresholds=[{"percent": 50, "actions": ["notify"]}])  # fmt: skip
+    gateway.budget(
+        "team", "eng", "1.00", mode="soft", thresholds=[{"percent": 50, "actions": ["notify"]}]
+    )
     spend(gateway, key, "big", "0.60")
     params = {"channel_id": hooked["id"]}
-    rows = wait_for(lambda: [
-        r for r in gateway.admin.get("/api/v1/alert-deliveries", params=params).json()["deliveries"]
-        if r["status"] == "failed"
-    ])  # fmt: skip
+    rows = wait_for(
+        lambda: [
+            r
+            for r in gateway.admin.get("/api/v1/alert-deliveries", params=params).json()[
+                "deliveries"
+            ]
+            if r["status"] == "failed"
+        ]
+    )
     assert rows[0]["attempts"] >= 3 and rows[0]["last_status"] == 500
     assert "HTTP 500" in rows[0]["last_error"]
 
 
 def test_channels_follow_scopes_and_rights(gateway: Gateway, key: httpx.Client) -> None:
-    denied = key.post("/api/v1/alert-channels", json={
-        "name": "x", "kind": "webhook", "url": "http://127.0.0.1:9/x"})  # fmt: skip
+    denied = key.post(
+        "/api/v1/alert-channels",
+        json={"name": "x", "kind": "webhook", "url": "http://127.0.0.1:9/x"},
+    )
     assert denied.status_code == 403 and denied.json()["error"]["param"] == "scope"
-    bad = gateway.admin.post("/api/v1/alert-channels", json={
-        "name": "x", "kind": "webhook", "url": "ftp://x", "events": ["nope"]})  # fmt: skip
+    bad = gateway.admin.post(
+        "/api/v1/alert-channels",
+        json={"name": "x", "kind": "webhook", "url": "ftp://x", "events": ["nope"]},
+    )
     assert bad.status_code == 422 and bad.json()["error"]["param"] == "url"
-    events = gateway.admin.post("/api/v1/alert-channels", json={
-        "name": "x", "kind": "webhook", "url": "http://127.0.0.1:9/x",
-        "events": ["nope"]})  # fmt: skip
+    events = gateway.admin.post(
+        "/api/v1/alert-channels",
+        json={"name": "x", "kind": "webhook", "url": "http://127.0.0.1:9/x", "events": ["nope"]},
+    )
     assert events.status_code == 422 and events.json()["error"]["param"] == "events.0"
-    missing = gateway.admin.post("/api/v1/alert-channels", json={
-        "name": "x", "kind": "webhook", "url": "http://127.0.0.1:9/x",
-        "scope": {"type": "team", "id": "nope"}})  # fmt: skip
+    missing = gateway.admin.post(
+        "/api/v1/alert-channels",
+        json={
+            "name": "x",
+            "kind": "webhook",
+            "url": "http://127.0.0.1:9/x",
+            "scope": {"type": "team", "id": "nope"},
+        },
+    )
     assert missing.status_code in (400, 404) and missing.json()["error"]["param"] == "scope.id"
-    made = channel(gateway, name="eng", kind="webhook", url="http://127.0.0.1:9/x",
-                   scope={"type": "team", "id": "eng"})  # fmt: skip
+    made = channel(
+        gateway,
+        name="eng",
+        kind="webhook",
+        url="http://127.0.0.1:9/x",
+        scope={"type": "team", "id": "eng"},
+    )
     assert key.get("/api/v1/alert-channels").json()["channels"][0]["id"] == made["id"]
     assert "secret" not in key.get(f"/api/v1/alert-channels/{made['id']}").json()
     assert key.delete(f"/api/v1/alert-channels/{made['id']}").status_code == 403
