@@ -28,6 +28,7 @@ from thrifty.api import (
     ledger,
     models,
     overrides,
+    reconciliation,
     selection,
     webhooks,
 )
@@ -237,6 +238,7 @@ def create_app(
     app.include_router(metrics_api.router)
     app.include_router(alert_channels.router)
     app.include_router(webhooks.router)
+    app.include_router(reconciliation.router)
     install_gateway(app)
     return app
 

@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=0, help="seed of texts and random errors")
     simulate.set_defaults(run=_simulate)
 
-    from thrifty.commands import anomalies, export, forecast, prompts, router, rules
+    from thrifty.commands import anomalies, export, forecast, prompts, reconcile, router, rules
 
     rules.add_commands(commands)
     router.add_commands(commands)
@@ -179,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_commands(commands)
     anomalies.add_commands(commands)
     export.add_commands(commands)
+    reconcile.add_commands(commands)
     return parser
 
 
