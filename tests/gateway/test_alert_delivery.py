@@ -168,6 +168,11 @@ def test_signed_retried_once_each_in_order(
     assert hook.at("/ops")[-1].json()["type"] == "override.approved"
     audit = gateway.admin.get("/api/v1/audit", params={"action": "alert_delivery.redelivered"})
     assert audit.status_code == 200 and audit.json()["entries"]
+    wait_for(
+        lambda: (
+            'thrifty_alert_deliveries{status="delivered"} 8.0' in gateway.admin.get("/metrics").text
+        )
+    )  # 5 to the webhook, 3 to Slack
 
 
 def test_gives_up_and_moves_on(gateway: Gateway, hook: Receiver, key: httpx.Client) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, func, select
 from thrifty.api.cost_analysis import caught_up
 from thrifty.api.state import AppState, require_admin
 from thrifty.budgets.thresholds import percent_used
-from thrifty.storage import balances, budgets_repo
+from thrifty.storage import balances, budgets_repo, channels_repo
 from thrifty.storage.schema import holds, usage_cube
 
 router = APIRouter(tags=["metrics"])
@@ -60,7 +60,8 @@ def ledger_gauges(conn: Connection, now: datetime) -> dict[str, Any]:
             holds.c.status == "held"
         )
     ).one()
-    return {"states": states, "holds": int(held[0]), "held_nano": int(held[1])}
+    return {"states": states, "holds": int(held[0]), "held_nano": int(held[1]),
+            "deliveries": channels_repo.counts(conn)}  # fmt: skip
 
 
 class DatabaseCollector(Collector):
@@ -109,6 +110,13 @@ class DatabaseCollector(Collector):
             "thrifty_holds_outstanding_nano_usd", "Nano-USD reserved by outstanding holds",
             value=self.ledger["held_nano"],
         )  # fmt: skip
+        deliveries = GaugeMetricFamily(
+            "thrifty_alert_deliveries", "Alert deliveries by status (pending, delivered, failed)",
+            labels=["status"],
+        )  # fmt: skip
+        for status in ("pending", "delivered", "failed"):
+            deliveries.add_metric([status], self.ledger["deliveries"].get(status, 0))
+        yield deliveries
 
 
 @router.get("/metrics", summary="Prometheus metrics (admin key)", response_class=Response)
