@@ -180,6 +180,13 @@ def test_with_no_fallback_an_open_circuit_is_a_503_naming_the_provider(rig: Rig)
     error = response.json()["error"]
     assert error["code"] == "circuit_open" and error["param"] == "model"
     assert "'broken'" in error["message"] and "next probe in 30 s" in error["message"]
+    # The outage is an alert event (of no budget), recorded by the alert sender within a tick.
+    deadline = time.monotonic() + 10
+    while not (down := _alerts(rig, "upstream_down")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [(a["budget_id"], a["payload"]["provider"], a["payload"]["model"]) for a in down] == [
+        (None, "broken", "lonely")
+    ]
     with (
         openai.OpenAI(base_url=rig.gateway.v1, api_key=rig.gateway.key, max_retries=0) as client,
         pytest.raises(openai.InternalServerError) as caught,
@@ -201,3 +208,9 @@ def test_with_no_fallback_an_open_circuit_is_a_503_naming_the_provider(rig: Rig)
     assert rig.chat("flaky").headers["x-thrifty-model"] == "steady"
     assert rig.upstream.calls == 7
     assert rig.performance()[("broken", "flaky")]["circuit"]["state"] == "closed"
+
+
+def _alerts(rig: Rig, kind: str) -> list[dict[str, Any]]:
+    response = rig.gateway.admin.get("/api/v1/alerts", params={"kind": kind})
+    assert response.status_code == 200, response.text
+    return list(response.json()["alerts"])
