@@ -1,12 +1,16 @@
 """Holds for clients that call providers themselves: ``/api/v1/ledger/holds``.
 
 An API key places holds on its own chain; the admin key may name a principal (a key, a user,
-a team or an organisation; the levels above are filled in from the directory).
+a team or an organisation; the levels above are filled in from the directory). Either may add
+``tags`` (as the gateway's ``x-thrifty-tags``): they join the chain, so tag budgets apply and
+the usage record carries them. A settlement names the actual cost, or gives the usage of a
+registered model and lets the price in force now make the cost (as the gateway does).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -18,14 +22,16 @@ from thrifty.api.auth import Caller, CallerDep
 from thrifty.api.responses import FastJSONResponse
 from thrifty.budgets.model import Priority
 from thrifty.budgets.money import format_nano, hold_nano, settlement_nano
-from thrifty.budgets.principal import Principal, chain_scopes
+from thrifty.budgets.principal import Principal, chain_scopes, charged_principal
 from thrifty.errors import BudgetRefused, InvalidInput, NotFound, PermissionDenied
+from thrifty.pricing.catalog import TokenUsage, cost_of
 from thrifty.storage import ledger
 from thrifty.storage.schema import holds
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 RequestId = Annotated[str, Path(min_length=1, max_length=128)]
 Usd = Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+Tag = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class ChainBody(BaseModel):
@@ -34,7 +40,7 @@ class ChainBody(BaseModel):
     user_id: str | None = None
     team_id: str | None = None
     org_id: str | None = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
 
 
 class HoldBody(BaseModel):
@@ -45,6 +51,8 @@ class HoldBody(BaseModel):
     principal: ChainBody | None = None
     model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     priority: Priority | None = None
+    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+    """Tags added to the chain's own (an API key's, or the named principal's)."""
 
 
 class UsageBody(BaseModel):
@@ -63,7 +71,8 @@ class UsageBody(BaseModel):
 
 class SettleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    actual_cost: Usd
+    actual_cost: Usd | None = None
+    """None: ``usage`` of a registered model at the price in force now."""
     usage: UsageBody | None = None
 
 
@@ -76,21 +85,14 @@ def principal_for(caller: Caller, body: ChainBody | None) -> Principal:
         return own
     if body is None:
         raise InvalidInput("the admin key must name a principal to charge", field="principal")
-    facts = caller.facts
-    user = body.user_id or (facts.key_user.get(body.key_id) if body.key_id else None)
-    team = body.team_id or (facts.user_team.get(user) if user else None)
-    org = body.org_id or (facts.team_org.get(team) if team else None)
-    if body.key_id and body.key_id not in facts.key_user:
-        raise InvalidInput(f"unknown key {body.key_id!r}", field="principal.key_id")
-    if user and user not in facts.user_team:
-        raise InvalidInput(f"unknown user {user!r}", field="principal.user_id")
-    if team and team not in facts.team_org:
-        raise InvalidInput(f"unknown team {team!r}", field="principal.team_id")
-    if not (body.key_id or user or team or org or body.tags):
-        raise InvalidInput(
-            "name at least one of key_id, user_id, team_id, org_id, tags", field="principal"
-        )
-    return Principal(body.key_id, user, team, org, tuple(body.tags))
+    return charged_principal(
+        caller.facts,
+        key_id=body.key_id,
+        user_id=body.user_id,
+        team_id=body.team_id,
+        org_id=body.org_id,
+        tags=body.tags,
+    )
 
 
 def _hold_json(result: ledger.HoldResult) -> dict[str, Any]:
@@ -114,6 +116,8 @@ def _hold_json(result: ledger.HoldResult) -> dict[str, Any]:
 @router.post("/holds", status_code=201, summary="Hold a worst-case cost on every budget of a chain")
 async def place_hold(body: HoldBody, caller: CallerDep) -> FastJSONResponse:
     principal = principal_for(caller, body.principal)
+    if body.tags:
+        principal = replace(principal, tags=tuple(dict.fromkeys([*principal.tags, *body.tags])))
     state = caller.state
     now = state.now()
     charge = ledger.Charge(
@@ -150,6 +154,30 @@ async def _check_owner(caller: Caller, request_id: str) -> None:
         raise PermissionDenied("may settle or void only its own holds", field="request_id")
 
 
+def _actual_cost(caller: Caller, body: SettleBody, now: datetime) -> Decimal:
+    """The body's actual cost, or its usage priced at the model's price in force ``now``."""
+    if body.actual_cost is not None:
+        return body.actual_cost
+    usage = body.usage
+    if usage is None or usage.model is None:
+        raise InvalidInput(
+            "give actual_cost, or usage with the model that made it to price it",
+            field="actual_cost",
+        )
+    registry = caller.state.registry.get()
+    registry.get(usage.model, field="usage.model")
+    if usage.cached_input_tokens > usage.input_tokens:
+        raise InvalidInput(
+            "usage.cached_input_tokens: part of input_tokens, so at most that many",
+            field="usage.cached_input_tokens",
+        )
+    price = registry.price_of(usage.model, now).price
+    tokens = TokenUsage(
+        usage.input_tokens, usage.output_tokens, cached_input_tokens=usage.cached_input_tokens
+    )
+    return cost_of(price, tokens)
+
+
 @router.post("/holds/{request_id}/settle", summary="Post the actual cost and release the rest")
 async def settle_hold(
     request_id: RequestId, body: SettleBody, caller: CallerDep
@@ -157,7 +185,7 @@ async def settle_hold(
     await _check_owner(caller, request_id)
     usage = ledger.Usage(**body.usage.model_dump()) if body.usage else None
     now = caller.state.now()
-    actual = settlement_nano(body.actual_cost)
+    actual = settlement_nano(_actual_cost(caller, body, now))
     result = await caller.state.database.awrite(
         lambda conn: ledger.settle(conn, request_id, actual, usage, now)
     )
