@@ -337,3 +337,29 @@ def test_two_apps_sharing_a_database_agree_on_keys(settings: Settings, clock: Cl
             assert time.monotonic() < deadline, "the revocation never reached the other app"
             time.sleep(0.1)
         assert "revoked" in two.get("/api/v1/users", headers=alice).json()["error"]["message"]
+
+
+def test_me_names_the_calling_key_and_its_chain(api: TestClient) -> None:
+    secrets = build_tree(api)
+    me = api.get("/api/v1/me", headers=as_key(secrets["bob"]))
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert (body["admin"], body["user_id"], body["team_id"], body["org_id"], body["role"]) == (
+        False,
+        "bob",
+        "eng",
+        "acme",
+        "team_admin",
+    )
+    assert body["key"]["user_id"] == "bob" and "secret" not in body["key"]
+    assert secrets["bob"].startswith(body["key"]["prefix"])
+    assert api.get("/api/v1/me").json() == {
+        "admin": True,
+        "key": None,
+        "user_id": None,
+        "team_id": None,
+        "org_id": None,
+        "role": None,
+        "tags": [],
+    }
+    assert api.get("/api/v1/me", headers=as_key("thr_nope")).status_code == 401

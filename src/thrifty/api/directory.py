@@ -391,6 +391,22 @@ def list_keys(
     return FastJSONResponse({"keys": [key_json(k, now) for k in _visible_keys(caller, found)]})
 
 
+@router.get("/me", summary="Who the calling key is: its key, user, team, organisation and tags")
+def whoami(caller: CallerDep) -> FastJSONResponse:
+    principal = caller.principal
+    if principal.is_admin:
+        return FastJSONResponse({"admin": True, "key": None, "user_id": None, "team_id": None,
+                                 "org_id": None, "role": None, "tags": []})  # fmt: skip
+    assert principal.key_id is not None
+    key = caller.state.database.read(lambda c: repo.get_key(c, principal.key_id or ""))
+    return FastJSONResponse({
+        "admin": False, "key": key_json(key, caller.state.now()), "user_id": principal.user_id,
+        "team_id": principal.team_id, "org_id": principal.org_id,
+        "role": None if principal.role is None else principal.role.value,
+        "tags": list(principal.tags),
+    })  # fmt: skip
+
+
 @router.get("/keys/{key_id}", summary="One API key (never its secret)")
 def get_key(key_id: IdPath, caller: CallerDep) -> FastJSONResponse:
     key = caller.state.database.read(lambda c: repo.get_key(c, key_id))

@@ -88,13 +88,19 @@ class BudgetViews:
 
 
 class RuleRefusal(PermissionDenied):
-    """A rule denied the request, or requires an approval it does not have (403)."""
+    """A rule denied the request (403)."""
 
     code = "denied_by_rule"
 
     def __init__(self, message: str, directive: Directive) -> None:
         super().__init__(message, field="model")
         self.directive = directive
+
+
+class RuleApprovalRequired(RuleRefusal):
+    """A rule requires an approval the request does not have (403)."""
+
+    code = "rule_requires_approval"
 
 
 @dataclass(frozen=True)
@@ -274,7 +280,7 @@ class Steering:
         if directive.require_approval is not None and not _approved(
             view, None if automatic else requested, priority, now
         ):
-            raise RuleRefusal(
+            raise RuleApprovalRequired(
                 f"rule requires approval: {directive.require_approval}; request an override "
                 "(POST /api/v1/overrides) and send the request as critical once it is approved",
                 directive,
