@@ -167,9 +167,7 @@ def get_channel(channel_id: ChannelId, caller: CallerDep) -> FastJSONResponse:
 def update_channel(
     channel_id: ChannelId, body: ChannelPatch, caller: CallerDep
 ) -> FastJSONResponse:
-    changes = body.model_dump(exclude_unset=True)
-    if "events" in changes and changes["events"] is None:
-        changes["events"] = None  # null: every kind again
+    changes = body.model_dump(exclude_unset=True)  # "events": null sends every kind again
 
     def write(conn: Connection) -> Channel:
         current = _visible(caller, conn, channel_id)

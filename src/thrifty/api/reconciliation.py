@@ -12,20 +12,21 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
 from thrifty.api.budget_schemas import ScopeBody
 from thrifty.api.cost_analysis import caught_up
-from thrifty.api.rate_limits import Admin
 from thrifty.api.responses import FastJSONResponse
+from thrifty.api.state import AppState, require_admin
 from thrifty.budgets.model import Scope, parse_scope_type
 from thrifty.budgets.money import settlement_nano
 from thrifty.reconcile.match import Tolerance
 from thrifty.storage import reconcile_repo
 from thrifty.storage.reconcile_repo import Options
 
+Admin = Annotated[AppState, Depends(require_admin)]
 router = APIRouter(prefix="/api/v1", tags=["reconciliation"])
 ACTOR = "admin"
 Ratio = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]

@@ -19,15 +19,14 @@ import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection
 
 from thrifty.api.budget_schemas import Identifier
-from thrifty.api.rate_limits import Admin
 from thrifty.api.responses import FastJSONResponse
-from thrifty.api.state import AppState, app_state
+from thrifty.api.state import AppState, app_state, require_admin
 from thrifty.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
 from thrifty.ingest.alerts import BudgetAlertBody, record_alert
 from thrifty.ingest.costs import CostDataBody, post_costs
@@ -38,6 +37,7 @@ from thrifty.storage.audit_repo import record_audit
 from thrifty.storage.overrides_repo import new_id
 from thrifty.storage.senders_repo import KINDS, Sender
 
+Admin = Annotated[AppState, Depends(require_admin)]
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 SENDER_HEADER = "X-Thrifty-Sender"
 SenderId = Annotated[str, Path(min_length=1, max_length=64)]

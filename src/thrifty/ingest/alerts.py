@@ -11,13 +11,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from thrifty.api.budget_schemas import ScopeBody
 from thrifty.budgets.model import Scope, parse_scope_type
 from thrifty.errors import InvalidInput
 from thrifty.notify.upstream import NO_BUDGET
 from thrifty.storage import balances, budgets_repo
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ScopeRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Annotated[str, Field(description="organization | team | user | key | tag")]
+    id: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class BudgetAlertBody(BaseModel):
@@ -28,7 +33,7 @@ class BudgetAlertBody(BaseModel):
     severity: Literal["info", "warning", "critical"] = "warning"
     source: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     budget_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    scope: ScopeBody | None = None
+    scope: ScopeRef | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 

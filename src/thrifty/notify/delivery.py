@@ -115,7 +115,7 @@ class Sender:
         delivered = 0
         try:
             channel = db.read(lambda c: channels_repo.get_channel(c, channel_id))
-            while True:
+            while channel.enabled:
                 item = db.read(lambda c: channels_repo.head(c, channel_id))
                 if item is None or item.next_attempt_at > self.clock():
                     break
@@ -136,8 +136,8 @@ class Sender:
             item.event_id
         )
         now = self.clock()
-        if event is None or not channel.enabled:
-            status, outcome = FAILED, Attempt(False, None, "the event or channel is gone")
+        if event is None:
+            status, outcome = FAILED, Attempt(False, None, "the event is gone")
         else:
             body, headers = request_for(channel, item, event, now)
             outcome = send(self.http, channel, body, headers)

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, and_, delete, func, or_, selec
 from thrifty.budgets.model import Scope, ScopeType
 from thrifty.budgets.principal import DirectoryFacts
 from thrifty.errors import NotFound
-from thrifty.notify.events import EventView, hears
+from thrifty.notify.events import EVENT_TYPES, EventView, hears
 from thrifty.storage.balances import insert_ignore
 from thrifty.storage.schema import alert_channels, alert_deliveries, alert_events, budgets
 
@@ -75,8 +75,6 @@ def _channel(row: Any) -> Channel:
 
 
 def _delivery(row: Any) -> Delivery:
-    from thrifty.notify.events import EVENT_TYPES
-
     kind = getattr(row, "kind", None)
     return Delivery(
         id=row.id, channel_id=row.channel_id, event_id=row.event_id, status=row.status,
@@ -203,7 +201,9 @@ def fan_out(conn: Connection, facts: DirectoryFacts, now: datetime, limit: int =
 def due_channels(conn: Connection, now: datetime) -> list[str]:
     query = (
         select(alert_deliveries.c.channel_id).distinct()
-        .where(alert_deliveries.c.status == PENDING, alert_deliveries.c.next_attempt_at <= now)
+        .join(alert_channels, alert_channels.c.id == alert_deliveries.c.channel_id)
+        .where(alert_deliveries.c.status == PENDING, alert_deliveries.c.next_attempt_at <= now,
+               alert_channels.c.enabled == 1)  # a disabled channel's queue waits for it
     )  # fmt: skip
     return sorted(r.channel_id for r in conn.execute(query))
 
