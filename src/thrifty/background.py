@@ -1,4 +1,5 @@
-"""Background tasks of each process: cache refresh and the sweeping of expired holds."""
+"""Background tasks of each process: cache refresh, sweeping expired holds, rolling usage up,
+the anomaly and run-out scans, and sending alerts."""
 
 from __future__ import annotations
 
