@@ -197,13 +197,12 @@ def create_app(
                 app.state.gateway = Gateway(app.state.thrifty, clients, provider_health, steering)
                 yield
         finally:
-            refresher.cancel()
-            sweeper.cancel()
-            scanner.cancel()
-            roller.cancel()
-            deliverer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await deliverer
+            tasks = (refresher, sweeper, scanner, roller, deliverer)
+            for task in tasks:
+                task.cancel()
+            # A task inside a worker thread ends when the thread's call returns: wait for it,
+            # so no connection is still out when the database closes.
+            await asyncio.gather(*tasks, return_exceptions=True)
             sender.close()
             await limiter.close()
             database.close()
