@@ -50,6 +50,20 @@ class Database:
         self.dialect = parsed.get_backend_name()
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self.engine = self._create_engine(parsed.database)
+        self._idle = threading.Condition()
+        self._checked_out = 0
+        event.listen(self.engine, "checkout", self._on_checkout)
+        event.listen(self.engine, "checkin", self._on_checkin)
+
+    def _on_checkout(self, *_args: Any) -> None:
+        with self._idle:
+            self._checked_out += 1
+
+    def _on_checkin(self, *_args: Any) -> None:
+        with self._idle:
+            self._checked_out -= 1
+            if self._checked_out <= 0:
+                self._idle.notify_all()
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,7 +127,11 @@ class Database:
 
         upgrade(self)
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 10.0) -> None:
+        """Close the pool once the transactions still running (in worker threads) have ended,
+        waiting at most ``wait_s``: a connection out at disposal would never be closed."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._checked_out <= 0, timeout=wait_s)
         self.engine.dispose()
 
 
