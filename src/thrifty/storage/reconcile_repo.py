@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from thrifty.budgets.model import Scope, ScopeType
-from thrifty.budgets.money import settlement_nano
+from thrifty.budgets.money import format_nano, settlement_nano
 from thrifty.budgets.principal import DirectoryFacts, Principal, chain_scopes, charged_principal
 from thrifty.errors import InvalidInput, NotFound, ThriftyError
 from thrifty.pricing.catalog import TokenUsage, cost_of
 from thrifty.reconcile.adjustments import Adjustment, propose_adjustments
-from thrifty.reconcile.match import LedgerLine, Tolerance, reconcile
+from thrifty.reconcile.match import LedgerLine, Price, Tolerance, reconcile
 from thrifty.reconcile.parse import parse_invoice
 from thrifty.routing.registry import ModelRegistry
 from thrifty.storage import ledger, postings
@@ -112,7 +112,7 @@ def ledger_lines(
     return lines
 
 
-def _pricer(registry: ModelRegistry, now: datetime):  # type: ignore[no-untyped-def]
+def _pricer(registry: ModelRegistry, now: datetime) -> Price:
     def price(model: str, input_tokens: int, cached: int, output: int) -> int | None:
         if model not in registry:
             return None
@@ -174,8 +174,6 @@ def run(
 
 
 def _adjustment_json(adjustment: Adjustment, request_id: str | None) -> dict[str, Any]:
-    from thrifty.budgets.money import format_nano
-
     return {
         "day": adjustment.day.isoformat(),
         "model": adjustment.model,
@@ -210,14 +208,14 @@ def get(conn: Connection, reconciliation_id: str) -> dict[str, Any]:
         raise NotFound(
             f"reconciliation {reconciliation_id!r} does not exist", field="reconciliation_id"
         )
-    return _record_json(row._mapping)
+    return _record_json(dict(row._mapping))
 
 
 def list_recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     query = select(reconciliations).order_by(reconciliations.c.created_at.desc()).limit(limit)
     out = []
     for row in conn.execute(query):
-        full = _record_json(row._mapping)
+        full = _record_json(dict(row._mapping))
         out.append(
             {
                 k: full[k]
@@ -237,12 +235,15 @@ def list_recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     return out
 
 
+_NOBODY = Principal(None, None, None, None)  # an adjustment nothing attributes: no budget
+
+
 def _principal(account: str | None, options: Options, facts: DirectoryFacts) -> Principal | None:
     by = options.account_by
     if account and by in ("key", "user", "team", "org"):
         ids = {f"{by}_id": account}
         try:
-            return charged_principal(facts, **ids, field="account")  # type: ignore[arg-type]
+            return charged_principal(facts, **ids, field="account")
         except InvalidInput:  # not in the directory (any more): attributed all the same
             blank = {"key_id": None, "user_id": None, "team_id": None, "org_id": None}
             return Principal(**(blank | ids))  # type: ignore[arg-type]
@@ -257,7 +258,7 @@ def _principal(account: str | None, options: Options, facts: DirectoryFacts) -> 
         ScopeType.TEAM: "team_id",
         ScopeType.ORGANIZATION: "org_id",
     }[scope.type]
-    return charged_principal(facts, **{name: scope.id}, field="adjust_to")  # type: ignore[arg-type]
+    return charged_principal(facts, **{name: scope.id}, field="adjust_to")
 
 
 def post_adjustments(
@@ -290,19 +291,18 @@ def post_adjustments(
     posted = []
     for i, item in enumerate(report.get("adjustments", [])):
         request_id = f"recon:{reconciliation_id}:{i}"
-        principal = _principal(item["account"], options, facts)
-        scopes = () if principal is None else chain_scopes(principal)
+        principal = _principal(item["account"], options, facts) or _NOBODY
         charge = ledger.Charge(
             request_id=request_id,
-            scopes=scopes,
+            scopes=chain_scopes(principal),
             amount_nano=0,
             expires_at=now,
             model=item["model"],
-            key_id=principal and principal.key_id,
-            user_id=principal and principal.user_id,
-            team_id=principal and principal.team_id,
-            org_id=principal and principal.org_id,
-            tags=() if principal is None else principal.tags,
+            key_id=principal.key_id,
+            user_id=principal.user_id,
+            team_id=principal.team_id,
+            org_id=principal.org_id,
+            tags=principal.tags,
         )
         day = date.fromisoformat(item["day"])
         used_at = _day_start(day) + timedelta(hours=12)
