@@ -25,6 +25,7 @@ from thrifty.routing.registry import ModelRegistry
 from thrifty.storage import ledger, postings
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+EntityId = Annotated[str, Field(min_length=1, max_length=64)]
 Tokens = Annotated[int, Field(ge=0, le=10**12)]
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ; usage from the future does not exist
 
@@ -40,10 +41,10 @@ class CostRecord(BaseModel):
     output_tokens: Tokens = 0
     reasoning_tokens: Tokens = 0
     cost: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
-    key_id: Id | None = None
-    user_id: Id | None = None
-    team_id: Id | None = None
-    org_id: Id | None = None
+    key_id: EntityId | None = None
+    user_id: EntityId | None = None
+    team_id: EntityId | None = None
+    org_id: EntityId | None = None
     tags: Annotated[list[Id], Field(max_length=50)] = Field(default_factory=list)
     task_type: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     status: Literal["ok", "error"] = "ok"

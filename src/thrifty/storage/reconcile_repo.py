@@ -297,7 +297,7 @@ def post_adjustments(
             scopes=chain_scopes(principal),
             amount_nano=0,
             expires_at=now,
-            model=item["model"],
+            model=item["model"][:200],  # the column's width; an export may name anything
             key_id=principal.key_id,
             user_id=principal.user_id,
             team_id=principal.team_id,
