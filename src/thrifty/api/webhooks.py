@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -156,7 +157,7 @@ async def _apply(
 
     result, duplicate = await state.database.awrite(write)
     if kind == "model-cost-update" and not duplicate:
-        state.registry.refresh()
+        await anyio.to_thread.run_sync(state.registry.refresh)  # this process prices at once
     return FastJSONResponse(
         result | {"duplicate": duplicate}, status_code=200 if duplicate else 202
     )
