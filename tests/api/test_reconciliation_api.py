@@ -231,3 +231,29 @@ def test_the_cli_reconciles_and_posts(
         != 0
     )
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_token_only_lines_are_priced_as_of_their_day(api: TestClient) -> None:
+    dated = api.post(
+        "/api/v1/models/gpt-4o/prices",
+        json={
+            "input_per_mtok": "100",
+            "output_per_mtok": "10",
+            "effective_from": "2026-11-18T00:00:00Z",
+        },
+    )
+    assert dated.status_code == 201, dated.text
+    invoice = (
+        "date,model,input_tokens,output_tokens\n"
+        "2026-11-17,gpt-4o,100000,10000\n2026-11-18,gpt-4o,100000,10000\n"
+    )
+    report = reconcile(api, invoice=invoice, account_by=None, accounts={})
+    costs = {
+        (d["day"], d["model"]): d["invoice"]["cost_usd"]
+        for d in report["discrepancies"]
+        if d["invoice"] is not None
+    }
+    # Both days differ from the ledger; what matters is each day's price: the 17th at the
+    # demo's $2.50/M input (0.25 + 0.10 output), the 18th at the new $100/M (10.00 + 0.10).
+    assert costs[("2026-11-17", "gpt-4o")] == "0.35"
+    assert costs[("2026-11-18", "gpt-4o")] == "10.10"

@@ -23,7 +23,7 @@ def fixture(name: str) -> str:
     return (DATA / name).read_text("utf-8")
 
 
-def price(model: str, input_tokens: int, cached: int, output: int) -> int | None:
+def price(model: str, day: date, input_tokens: int, cached: int, output: int) -> int | None:
     """A stand-in for the catalog: input tokens include the cached ones."""
     rates = PRICES.get(model)
     if rates is None:

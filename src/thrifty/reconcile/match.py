@@ -18,9 +18,10 @@ from thrifty.reconcile.invoice import MEASURES, Invoice, InvoiceLine
 from thrifty.reconcile.models import ModelMatch, match_models
 from thrifty.reconcile.report import Discrepancy, Figures, Report
 
-#: ``price(model, input_tokens, cached_input_tokens, output_tokens)`` → nano-USD, or ``None``
+#: ``price(model, day, input_tokens, cached_input_tokens, output_tokens)`` → nano-USD at the
+#: price in force on that UTC day, or ``None``
 #: when no price is known. ``input_tokens`` includes the cached ones.
-Price = Callable[[str, int, int, int], int | None]
+Price = Callable[[str, date, int, int, int], int | None]
 TOKENS = ("input_tokens", "cached_input_tokens", "output_tokens")
 JUDGED = (*TOKENS, "cost_nano")  # requests are shown, not judged (retries, refusals differ)
 _Key = tuple[date, str, str | None]
@@ -210,7 +211,7 @@ def _priced(line: InvoiceLine, model: str, price: Price | None) -> int | None:
     tokens = (line.input_tokens, line.cached_input_tokens, line.output_tokens)
     if price is None or all(count is None for count in tokens):
         return None
-    return price(model, *(count or 0 for count in tokens))
+    return price(model, line.day, *(count or 0 for count in tokens))
 
 
 def _ledger_groups(ledger: Iterable[LedgerLine], by_account: bool) -> dict[_Key, _Group]:

@@ -112,12 +112,14 @@ def ledger_lines(
     return lines
 
 
-def _pricer(registry: ModelRegistry, now: datetime) -> Price:
-    def price(model: str, input_tokens: int, cached: int, output: int) -> int | None:
+def _pricer(registry: ModelRegistry) -> Price:
+    """Each registered model's price in force at noon UTC of the line's day."""
+
+    def price(model: str, day: date, input_tokens: int, cached: int, output: int) -> int | None:
         if model not in registry:
             return None
         try:
-            resolved = registry.price_of(model, now).price
+            resolved = registry.price_of(model, _day_start(day) + timedelta(hours=12)).price
         except ThriftyError:
             return None
         tokens = TokenUsage(input_tokens, output, cached_input_tokens=cached)
@@ -157,7 +159,7 @@ def run(
         account_names=options.accounts,
         accounts=options.account_by is not None,
         tolerance=options.tolerance,
-        price=_pricer(registry, now),
+        price=_pricer(registry),
     )
     proposals = propose_adjustments(report.discrepancies)
     body = report.json() | {"adjustments": [_adjustment_json(a, None) for a in proposals]}
