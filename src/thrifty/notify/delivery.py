@@ -119,9 +119,10 @@ class Sender:
                 item = db.read(lambda c: channels_repo.head(c, channel_id))
                 if item is None or item.next_attempt_at > self.clock():
                     break
-                if not self.attempt(channel, item):
+                status = self.attempt(channel, item)
+                if status == PENDING:  # to be retried: the channel's later events wait
                     break
-                delivered += 1
+                delivered += status == DELIVERED
                 db.write(
                     lambda c: channels_repo.claim(c, channel_id, self.owner, self.clock(), LEASE)
                 )
@@ -129,9 +130,9 @@ class Sender:
             db.write(lambda c: channels_repo.release(c, channel_id, self.owner))
         return delivered
 
-    def attempt(self, channel: Channel, item: Delivery) -> bool:
-        """Send one delivery and write down what happened; True when it was delivered (the
-        channel may go on to its next one)."""
+    def attempt(self, channel: Channel, item: Delivery) -> str:
+        """Send one delivery and write down what happened; returns its status now:
+        ``delivered``, ``pending`` (to be retried) or ``failed`` (given up)."""
         event = self.database.read(lambda c: channels_repo.event_views(c, [item.event_id])).get(
             item.event_id
         )
@@ -166,4 +167,4 @@ class Sender:
                 channel.id,
                 outcome.error,
             )
-        return status != PENDING
+        return status
