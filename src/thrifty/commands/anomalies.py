@@ -16,19 +16,16 @@ header (``--format csv``) or an aligned table (the default). ``--sensitivity`` o
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import sys
 from typing import Any
 
 from thrifty.analytics.anomaly import SENSITIVITY, Anomaly, detect_series
-from thrifty.analytics.series import Series, read_series
+from thrifty.commands.tabular import aligned, csv_text, read_input
 from thrifty.errors import InvalidInput
 
 COLUMNS = ("index", "timestamp", "value", "expected", "score", "severity", "direction", "check")
-_FLAGS = {"input": "--input", "time_col": "--time-col", "value_col": "--value-col"}
 
 
 def add_commands(commands: Any) -> None:
@@ -60,7 +57,7 @@ def run_anomalies(args: argparse.Namespace) -> int:
     seasons = _seasons(args.season)
     if args.warmup is not None and args.warmup < 0:
         raise InvalidInput("--warmup must be 0 or more", field="--warmup")
-    series = _read(args.input, args.time_col, args.value_col)
+    series = read_input(args.input, args.time_col, args.value_col)
     found = detect_series(series, season=seasons, threshold=threshold, warmup=args.warmup)
     sys.stdout.write(render(found, args.format))
     return 0
@@ -72,19 +69,10 @@ def render(found: list[Anomaly], form: str) -> str:
     if form == "json":
         return json.dumps(rows, indent=2) + "\n"
     if form == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
-        return out.getvalue()
+        return csv_text(rows, COLUMNS)
     if not rows:
         return "no anomalies\n"
-    cells = [[_cell(r[c]) for c in COLUMNS] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(COLUMNS)]
-    lines = [list(COLUMNS), *cells]
-    return "".join(
-        "  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) + "\n" for line in lines
-    )
+    return aligned(COLUMNS, [[_cell(r[c]) for c in COLUMNS] for r in rows])
 
 
 def _row(anomaly: Anomaly) -> dict[str, Any]:
@@ -118,13 +106,3 @@ def _seasons(text: str | None) -> tuple[int, ...] | None:
     if not seasons or any(s < 0 for s in seasons):
         raise InvalidInput("--season: periods of 0 or more steps", field="--season")
     return tuple(s for s in seasons if s > 0)
-
-
-def _read(path: str, time_col: str | None, value_col: str | None) -> Series:
-    try:
-        return read_series(path, time_col=time_col, value_col=value_col)
-    except InvalidInput as exc:
-        message = exc.message if exc.message.startswith(path) else f"{path}: {exc.message}"
-        named = {time_col: "--time-col", value_col: "--value-col"}
-        field = _FLAGS.get(exc.field or "") or named.get(exc.field) or "--input"
-        raise InvalidInput(message, field=field) from None

@@ -17,19 +17,17 @@ each fold's MAPE beside the seasonal-naive one and the medians: one JSON object 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from typing import Any
 
 from thrifty.analytics.forecast import Backtest, Forecast, ForecastPoint, backtest, forecast
-from thrifty.analytics.series import Series, read_series
+from thrifty.analytics.series import Series
+from thrifty.commands.tabular import aligned, csv_text, read_input
 from thrifty.errors import InvalidInput
 
 COLUMNS = ("step", "timestamp", "value", "lower80", "upper80", "lower95", "upper95")
 MAX_FOLDS = 12
-_FLAGS = {"input": "--input", "time_col": "--time-col", "value_col": "--value-col"}
 
 
 def add_commands(commands: Any) -> None:
@@ -60,7 +58,7 @@ def run_forecast(args: argparse.Namespace) -> int:
         raise InvalidInput("--season must be at least 1", field="--season")
     if args.folds is not None and args.folds < 1:
         raise InvalidInput("--folds must be at least 1", field="--folds")
-    series = _read(args.input, args.time_col, args.value_col)
+    series = read_input(args.input, args.time_col, args.value_col, otherwise=None)
     if len(series) < 2:
         raise InvalidInput(f"{args.input}: need at least 2 values", field="--input")
     result = forecast(series, args.horizon, args.season)
@@ -76,14 +74,10 @@ def render(result: Forecast, form: str) -> str:
     if form == "json":
         return json.dumps(rows, indent=2) + "\n"
     if form == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({**r, "timestamp": r["timestamp"] or ""} for r in rows)
-        return out.getvalue()
+        return csv_text(rows, COLUMNS)
     cells = [[str(r["step"]), r["timestamp"] or "-", *(f"{r[c]:.6g}" for c in COLUMNS[2:])]
              for r in rows]  # fmt: skip
-    return _table(list(COLUMNS), cells) + f"method: {result.method}, season: {result.season}\n"
+    return aligned(list(COLUMNS), cells) + f"method: {result.method}, season: {result.season}\n"
 
 
 def render_backtest(report: Backtest, form: str) -> str:
@@ -111,16 +105,8 @@ def render_backtest(report: Backtest, form: str) -> str:
         return json.dumps(body) + "\n"
     cells = [[_cell(v) for v in fold.values()] for fold in folds]
     text = f"backtest: {len(folds)} folds of {report.horizon} steps, season {report.season}\n"
-    text += _table(list(folds[0]), cells)
+    text += aligned(list(folds[0]), cells)
     return text + " ".join(f"{k}={_cell(v)}" for k, v in summary.items()) + "\n"
-
-
-def _read(path: str, time_col: str | None, value_col: str | None) -> Series:
-    try:
-        return read_series(path, time_col=time_col, value_col=value_col)
-    except InvalidInput as exc:
-        message = exc.message if exc.message.startswith(path) else f"{path}: {exc.message}"
-        raise InvalidInput(message, field=_FLAGS.get(exc.field or "", exc.field)) from None
 
 
 def _backtest(series: Series, args: argparse.Namespace) -> Backtest:
@@ -151,10 +137,3 @@ def _cell(value: object) -> str:
 
 def _round(number: float) -> float | None:
     return None if number != number else round(number, 6)  # NaN → null
-
-
-def _table(header: list[str], cells: list[list[str]]) -> str:
-    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
-    lines = [header, *cells]
-    return "".join("  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) + "\n"
-                   for line in lines)  # fmt: skip
