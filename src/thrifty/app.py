@@ -64,6 +64,7 @@ from thrifty.settings import Settings
 from thrifty.storage import directory_repo, models_repo, selection_repo
 from thrifty.storage.cache import VersionedCache
 from thrifty.storage.database import Database
+from thrifty.ui.routes import install_dashboard
 
 log = logging.getLogger("thrifty")
 CACHE_REFRESH_SECONDS = 1.0
@@ -238,6 +239,8 @@ def create_app(
     app.include_router(alert_channels.router)
     app.include_router(webhooks.router)
     app.include_router(reconciliation.router)
+    if loaded.config.dashboard.enabled:
+        install_dashboard(app)
     install_gateway(app)
     return app
 

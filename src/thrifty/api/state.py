@@ -11,7 +11,7 @@ import anyio.to_thread
 from fastapi import Request
 
 from thrifty.api.process_metrics import ProcessMetrics
-from thrifty.budgets.principal import Directory, Principal
+from thrifty.budgets.principal import Directory, Principal, hash_secret
 from thrifty.config.loader import LoadedConfig
 from thrifty.errors import AuthenticationFailed, PermissionDenied
 from thrifty.routing.registry import ModelRegistry
@@ -40,6 +40,12 @@ class AppState:
             return Principal.admin()
         return self.directory.get().resolve(token, self.now())
 
+    def authenticate_digest(self, digest: str) -> Principal:
+        """As :meth:`authenticate`, from the hash of the key (a dashboard session's)."""
+        if hmac.compare_digest(digest.encode(), hash_secret(self.admin_key).encode()):
+            return Principal.admin()
+        return self.directory.get().resolve_digest(digest, self.now())
+
 
 def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.thrifty
@@ -54,8 +60,17 @@ def bearer_token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+#: The ASGI scope key under which the dashboard's in-process API calls carry their signed-in
+#: principal (``thrifty.ui.api``). Only code in this process can put it there: a client's HTTP
+#: request cannot set scope keys.
+PRINCIPAL_SCOPE_KEY = "thrifty.principal"
+
+
 async def authenticated(request: Request) -> tuple[AppState, Principal]:
     state = app_state(request)
+    carried = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if isinstance(carried, Principal):
+        return state, carried
     token = bearer_token(request)
     if token is None:
         raise AuthenticationFailed("missing API key: send Authorization: Bearer <key>")

@@ -228,7 +228,10 @@ class Directory:
 
     def resolve(self, secret: str, now: datetime) -> Principal:
         """The principal of ``secret`` at ``now``; expired, revoked or unknown → 401."""
-        digest = hash_secret(secret)
+        return self.resolve_digest(hash_secret(secret), now)
+
+    def resolve_digest(self, digest: str, now: datetime) -> Principal:
+        """As :meth:`resolve`, from the secret's hash (what a dashboard session keeps)."""
         grant = self.live.get(digest)
         if grant is None:
             gone = self.revoked.get(digest)

@@ -162,6 +162,15 @@ class WebhooksConfig(Strict):
     """The most usage records one ``cost-data`` event may carry."""
 
 
+class DashboardConfig(Strict):
+    """The web dashboard served at ``/`` (docs/dashboard.md)."""
+
+    enabled: bool = True
+    """Serve the dashboard's pages; with ``false`` only the APIs answer."""
+    session_hours: Annotated[float, Field(gt=0, le=720)] = 12.0
+    """How long a sign-in lasts; signing out, or revoking the key, ends it sooner."""
+
+
 class ThriftyConfig(Strict):
     providers: list[ProviderConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
@@ -173,6 +182,7 @@ class ThriftyConfig(Strict):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
 
 def config_keys() -> dict[str, list[str]]:
@@ -188,6 +198,7 @@ def config_keys() -> dict[str, list[str]]:
         "analytics": list(AnalyticsConfig.model_fields),
         "alerts": list(AlertsConfig.model_fields),
         "webhooks": list(WebhooksConfig.model_fields),
+        "dashboard": list(DashboardConfig.model_fields),
     }
 
 
@@ -195,6 +206,7 @@ __all__ = [
     "AlertsConfig",
     "AliasConfig",
     "AnalyticsConfig",
+    "DashboardConfig",
     "ModelConfig",
     "PriceConfig",
     "ProviderConfig",

@@ -587,3 +587,18 @@ reconciliations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("adjusted_at", UTCDateTime),
 )
+
+# --- Dashboard (issue: dashboard) -----------------------------------------------------------
+
+#: A signed-in dashboard session: the hash of its cookie token and the hash of the API key it
+#: was opened with (the key itself is never stored), so a revoked key ends its sessions.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_dashboard_sessions_expires", "expires_at"),
+)

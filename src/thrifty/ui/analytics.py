@@ -1,0 +1,5 @@
+"""(being written)"""
+
+from thrifty.ui.pages import page_router
+
+router = page_router()
