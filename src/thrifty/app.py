@@ -29,6 +29,7 @@ from thrifty.api import (
     models,
     overrides,
     reconciliation,
+    savings,
     selection,
     webhooks,
 )
@@ -232,6 +233,7 @@ def create_app(
     app.include_router(cost_analysis.router)
     app.include_router(forecasts.router)
     app.include_router(insights.router)
+    app.include_router(savings.router)
     app.include_router(anomalies.router)
     app.include_router(prompts_api.router)
     app.include_router(exports.router)

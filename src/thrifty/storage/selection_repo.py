@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -13,11 +13,15 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
+from thrifty.analytics.savings import DecidedCall
+from thrifty.budgets.money import from_nano
 from thrifty.errors import NotFound
+from thrifty.pricing.catalog import TokenUsage
 from thrifty.storage import rollups
 from thrifty.storage.cache import bump_version
+from thrifty.storage.rollups import Scope
 from thrifty.storage.schema import decisions, feedback, model_quality, stored_rules, usage_records
-from thrifty.storage.sql import Sql, stored_json, stored_time
+from thrifty.storage.sql import Sql, read_json, stored_json, stored_time
 
 #: Cache names bumped when quality aggregates or stored rules change.
 QUALITY = "model_quality"
@@ -291,3 +295,46 @@ def decision_profiles(
         body = row.body if isinstance(row.body, dict) else orjson.loads(row.body)
         found.append((row.task_type, dict(body.get("profile") or {})))
     return found
+
+
+def decided_usage(
+    conn: Connection, start: datetime, end: datetime, scope: Scope
+) -> Iterator[DecidedCall]:
+    """The settled, successful calls decided in ``[start, end)`` within ``scope``'s
+    attributions (org, team, user, key, served model, provider, task type)."""
+    u = usage_records
+    query = (
+        select(
+            decisions.c.requested_model,
+            decisions.c.body,
+            u.c.model,
+            u.c.input_tokens,
+            u.c.cached_input_tokens,
+            u.c.output_tokens,
+            u.c.cost_nano,
+            u.c.created_at,
+        )
+        .join(u, u.c.request_id == decisions.c.request_id)
+        .where(decisions.c.created_at >= start, decisions.c.created_at < end)
+        .where(u.c.status == "ok", u.c.model.is_not(None))
+    )
+    for name, column in (
+        ("org_id", u.c.org_id), ("team_id", u.c.team_id), ("user_id", u.c.user_id),
+        ("key_id", u.c.key_id), ("model", u.c.model), ("provider", u.c.provider),
+        ("task_type", u.c.task_type),
+    ):  # fmt: skip
+        value = getattr(scope, name)
+        if value is not None:
+            query = query.where(column == value)
+    for row in conn.execute(query):
+        body = read_json(row.body) or {}
+        yield DecidedCall(
+            requested_model=row.requested_model,
+            served_model=row.model,
+            selected_model=body.get("selectedModel"),
+            selected_quality=body.get("quality"),
+            alternatives=body.get("alternatives") or (),
+            usage=TokenUsage(row.input_tokens, row.output_tokens, row.cached_input_tokens),
+            cost=from_nano(row.cost_nano),
+            at=row.created_at,
+        )
