@@ -20,6 +20,11 @@
     }
     // A dataset may carry a note per point (an anomaly's root cause): shown in its tooltip.
     var plugins = options.plugins || (options.plugins = {});
+    // A dataset with "hideInLegend" (the lower edge of a filled band) stays out of the legend.
+    var legend = plugins.legend || (plugins.legend = {});
+    (legend.labels = legend.labels || {}).filter = function (item, data) {
+      return !data.datasets[item.datasetIndex].hideInLegend;
+    };
     var tooltip = plugins.tooltip || (plugins.tooltip = {});
     tooltip.callbacks = {
       label: function (item) {
@@ -29,7 +34,8 @@
       },
       afterLabel: function (item) {
         var notes = item.dataset.notes;
-        return notes && notes[item.dataIndex] ? notes[item.dataIndex] : "";
+        // One line per "\n" (tooltips do not wrap, and phones are narrow).
+        return notes && notes[item.dataIndex] ? String(notes[item.dataIndex]).split("\n") : "";
       },
     };
     return spec;
