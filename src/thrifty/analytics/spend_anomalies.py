@@ -155,6 +155,11 @@ def find_anomalies(
     ``models`` (``views["model"]``), judged on the buckets from ``history_start`` on; newest
     first. ``views`` maps "total" and each cause dimension to rows per bucket and value."""
     buckets = _buckets(history_start, end, step)
+    # The record starts where the scope first spent: the empty buckets before it are no
+    # history at all, not a run of zero spend that its first day would be a spike against.
+    spent = totals(views["total"], buckets, "cost_nano", None)
+    first = next((i for i, v in enumerate(spent) if v), len(buckets))
+    buckets = buckets[first:]
     seasons: tuple[int, ...] = (24, 168) if step == timedelta(hours=1) else (7,)
     found = []
     for metric in metrics:
