@@ -54,8 +54,8 @@ def test_savings_price_each_call_again_on_its_baseline(client: TestClient) -> No
     for request_id in automatic:
         decision = client.get(f"/api/v1/explainer/request/{request_id}").json()
         eligible = [a for a in decision["alternatives"] if a["eligible"]]
-        best = max([*eligible, {"model": decision["selectedModel"], "quality": decision["quality"]}],
-                   key=lambda a: a["quality"])  # fmt: skip
+        winner = {"model": decision["selectedModel"], "quality": decision["quality"]}
+        best = max([*eligible, winner], key=lambda a: a["quality"])
         row = _usage(client, request_id)
         usage = TokenUsage(row.input_tokens, row.output_tokens, row.cached_input_tokens)
         baseline_total += cost_of(registry.price_of(best["model"], row.created_at).price, usage)

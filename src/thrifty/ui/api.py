@@ -25,12 +25,20 @@ Params = Mapping[str, str | int | float | bool | None]
 class ApiError(Exception):
     """An API answer of 4xx or 5xx, with the API's message and the field it names."""
 
-    def __init__(self, status: int, message: str, param: str | None, code: str | None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None,
+        code: str | None,
+        details: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.param = param
         self.code = code
+        self.details = details  # every (param, message) of a validation error, when it lists them
 
 
 class DashboardApi:
@@ -95,8 +103,11 @@ class DashboardApi:
 def _error(response: httpx.Response) -> ApiError:
     try:
         body = response.json()["error"]
+        details = tuple(
+            (str(d["param"]), str(d["message"])) for d in body.get("details") or () if "param" in d
+        )
         return ApiError(response.status_code, str(body.get("message")), body.get("param"),
-                        body.get("code"))  # fmt: skip
+                        body.get("code"), details)  # fmt: skip
     except (ValueError, KeyError, TypeError):
         return ApiError(response.status_code, response.text[:500] or response.reason_phrase,
                         None, None)  # fmt: skip

@@ -40,10 +40,19 @@ async def read_form(request: Request, viewer: Viewer) -> Form:
 
 def field_errors(error: ApiError, fields: Iterable[str]) -> dict[str, str]:
     """The API's error keyed by the form field its ``param`` points at (the longest field
-    name that is a prefix of it: ``thresholds.1.percent`` → ``thresholds``), else general."""
-    param = error.param or ""
+    name that is a prefix of it: ``thresholds.1.percent`` → ``thresholds``), else general.
+    A validation error that lists several problems puts each next to its own field."""
     known = sorted(fields, key=len, reverse=True)
+    if not error.details:
+        return {_field_of(error.param or "", known): error.message}
+    found: dict[str, str] = {}
+    for param, message in error.details:
+        found.setdefault(_field_of(param, known), f"{param}: {message}")
+    return found
+
+
+def _field_of(param: str, known: list[str]) -> str:
     for name in known:
         if param == name or param.startswith(f"{name}.") or param.startswith(f"{name}["):
-            return {name: error.message}
-    return {GENERAL: error.message}
+            return name
+    return GENERAL

@@ -17,6 +17,7 @@ from thrifty.ui.render import render
 router = page_router()
 MAX_BUDGETS = 200  # statuses fetched for one page
 HEADLINE_SCOPES = ("organization", "team")
+QUIET = ("turnover",)  # a new period began: history, not something to act on
 
 
 async def budget_statuses(api: DashboardApi) -> list[dict[str, Any]]:
@@ -52,7 +53,9 @@ async def overview(request: Request, viewer: ViewerDep) -> HTMLResponse:
             api.optional(api.get("/cost/savings", start=start)),
         )
     headline = [r for r in rows if r["scope"]["type"] in HEADLINE_SCOPES] or rows
-    active = [a for r in rows for a in r["status"].get("activeAlerts", [])]
+    active = [
+        a for r in rows for a in r["status"].get("activeAlerts", []) if a["kind"] not in QUIET
+    ]
     return render(
         request, viewer, "overview.html", title="Overview", budgets=headline,
         other_budgets=len(rows) - len(headline), start=start, summary=summary,

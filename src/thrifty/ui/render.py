@@ -49,7 +49,8 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def usd(value: Any) -> str:
-    """``"12.5"`` → ``$12.50``; below a dollar up to six decimals (``$0.002697``)."""
+    """``"12.5"`` → ``$12.50``; below a dollar four decimals (``$0.7251``), below a cent six
+    (``$0.002697``), trailing zeros dropped past the cents."""
     amount = _decimal(value)
     if amount is None:
         return "—"
@@ -57,7 +58,8 @@ def usd(value: Any) -> str:
     amount = abs(amount)
     if amount >= 1 or amount == 0:
         return f"{sign}${amount:,.2f}"
-    text = f"{amount.quantize(Decimal('0.000001')):f}".rstrip("0")
+    places = Decimal("0.0001") if amount >= Decimal("0.01") else Decimal("0.000001")
+    text = f"{amount.quantize(places):f}".rstrip("0")
     if len(text.split(".")[1]) < 2:
         text = f"{amount:.2f}"
     return f"{sign}${text}"

@@ -12,11 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from thrifty.ui import (
     alerts,
     analytics,
+    approvals,
     budgets,
     catalog,
     decisions,
     overview,
     recommendations,
+    rules_page,
     signin,
 )
 from thrifty.ui.api import ApiError
@@ -24,7 +26,18 @@ from thrifty.ui.render import render
 from thrifty.ui.session import SignInRequired, current_viewer
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (signin, overview, budgets, alerts, analytics, decisions, catalog, recommendations)
+PAGES = (
+    signin,
+    overview,
+    budgets,
+    alerts,
+    approvals,
+    analytics,
+    decisions,
+    catalog,
+    rules_page,
+    recommendations,
+)
 
 
 async def _sign_in_first(request: Request, _: Exception) -> Response:
