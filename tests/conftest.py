@@ -8,9 +8,11 @@ on). Without it the PostgreSQL variants are skipped on a developer's machine, an
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -92,10 +94,22 @@ def postgres_url(postgres_migrated: str) -> str:
     return postgres_migrated
 
 
+@pytest.fixture(scope="session")
+def sqlite_migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite file, copied for each test (migrating costs ~0.3 s a time)."""
+    path = tmp_path_factory.mktemp("template") / "thrifty.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    database.close()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_migrated")
+        shutil.copyfile(template, tmp_path / "thrifty.db")
         return f"sqlite:///{tmp_path}/thrifty.db"
     url: str = request.getfixturevalue("postgres_migrated")
     _truncate(url)

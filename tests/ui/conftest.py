@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +12,14 @@ from dashboard import ADMIN_KEY, NOW, Clock, Seeded, seed, sign_in
 from starlette.testclient import TestClient
 
 from thrifty.settings import Settings
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_migrated: Path) -> str:
+    """SQLite only: the pages are a client of the API, whose storage is tested on both
+    databases; the browser test (``tests/e2e``) runs the dashboard on both."""
+    shutil.copyfile(sqlite_migrated, tmp_path / "thrifty.db")
+    return f"sqlite:///{tmp_path}/thrifty.db"
 
 
 @pytest.fixture
