@@ -428,3 +428,26 @@ def test_status_follows_the_ledger(api: TestClient, clock: Clock) -> None:
     clock.now = NOW + timedelta(minutes=10)  # r2 and r3 expired, not yet swept: no longer held
     status = api.get("/api/v1/budgets/eng-monthly/status").json()
     assert status["held"] == "0" and status["currentSpend"] == "12.345678901"
+
+
+def test_the_list_includes_every_status_on_request(api: TestClient, keys: Keys) -> None:
+    budgets_of_every_scope(api)
+    put_balance(api, "eng-monthly", 0, posted=25 * USD, held=5 * USD)
+    listed = api.get("/api/v1/budgets", params={"include": "status"}).json()["budgets"]
+    assert {b["id"] for b in listed} == {"acme-org", "batch", "eng-monthly", "member-user",
+                                         "ops-monthly"}  # fmt: skip
+    for budget in listed:
+        one = api.get(f"/api/v1/budgets/{budget['id']}/status").json()
+        one.pop("asOf")
+        assert budget["status"] == one
+        assert {k: v for k, v in budget.items() if k != "status"} == api.get(
+            f"/api/v1/budgets/{budget['id']}"
+        ).json()
+    eng = next(b for b in listed if b["id"] == "eng-monthly")
+    assert eng["status"]["currentSpend"] == "25" and eng["status"]["held"] == "5"
+    # A key sees its own budgets' statuses only; without include, no status.
+    mine = api.get("/api/v1/budgets", params={"include": "status"}, headers=keys.of("member"))
+    assert {b["id"] for b in mine.json()["budgets"]} == {"acme-org", "eng-monthly", "member-user"}
+    assert "status" not in api.get("/api/v1/budgets").json()["budgets"][0]
+    refused = api.get("/api/v1/budgets", params={"include": "extensions"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "include"

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import Connection, select
 
 from thrifty.api.auth import Caller, CallerDep
@@ -198,10 +198,24 @@ def _audit(
     )
 
 
-@router.get("/budgets", summary="List budgets")
-def list_budgets(caller: CallerDep) -> FastJSONResponse:
-    stored = caller.state.database.read(lambda conn: budgets_repo.list_budgets(conn))
-    return FastJSONResponse({"budgets": [budget_json(b) for b in visible(caller, stored)]})
+@router.get("/budgets", summary="List budgets (with each one's status on request)")
+def list_budgets(
+    caller: CallerDep,
+    include: Annotated[str | None, Query(max_length=20, description="status")] = None,
+) -> FastJSONResponse:
+    if include not in (None, "", "status"):
+        raise InvalidInput("include may only be status", field="include")
+    now = caller.state.now()
+
+    def read(conn: Connection) -> list[dict[str, Any]]:
+        shown = visible(caller, budgets_repo.list_budgets(conn))
+        listed = [budget_json(b) for b in shown]
+        if include == "status":  # every status in one read, as GET /budgets/{id}/status
+            reports, _ = statuses(conn, shown, now)
+            listed = [b | {"status": r} for b, r in zip(listed, reports, strict=True)]
+        return listed
+
+    return FastJSONResponse({"budgets": caller.state.database.read(read)})
 
 
 @router.post("/budgets", status_code=201, summary="Create a budget")

@@ -15,20 +15,17 @@ from thrifty.ui.pages import ViewerDep, api_for, page_router
 from thrifty.ui.render import render
 
 router = page_router()
-MAX_BUDGETS = 200  # statuses fetched for one page
 HEADLINE_SCOPES = ("organization", "team")
 QUIET = ("turnover",)  # a new period began: history, not something to act on
 
 
 async def budget_statuses(api: DashboardApi) -> list[dict[str, Any]]:
     """Every visible budget with its status (``status`` inside each), org budgets first."""
-    listed = (await api.get("/budgets"))["budgets"][:MAX_BUDGETS]
-    reports = await api.gather(
-        *(api.optional(api.get(f"/budgets/{b['id']}/status"), {}) for b in listed)
-    )
+    listed = (await api.get("/budgets", include="status"))["budgets"]
     order = {"organization": 0, "team": 1, "user": 2, "key": 3, "tag": 4}
-    rows = [b | {"status": r} for b, r in zip(listed, reports, strict=True)]
-    return sorted(rows, key=lambda b: (order.get(b["scope"]["type"], 9), b["scope"]["id"], b["id"]))
+    return sorted(
+        listed, key=lambda b: (order.get(b["scope"]["type"], 9), b["scope"]["id"], b["id"])
+    )
 
 
 def period_start(rows: list[dict[str, Any]], now: datetime) -> str:
