@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard import ADMIN_KEY, Seeded, csrf_of
 from starlette.testclient import TestClient
+
+from dashboard import ADMIN_KEY, Seeded, csrf_of
 
 
 def test_pages_need_a_session(app_client: TestClient) -> None:
@@ -35,6 +36,7 @@ def test_sign_in_errors_name_the_field(app_client: TestClient) -> None:
 def test_sign_in_goes_back_only_to_local_paths(app_client: TestClient) -> None:
     app_client.headers.pop("Authorization")
     for target, expected in (("/analytics", "/analytics"), ("//evil.example", "/"),
+                             ("/\t/evil.example", "/"), ("/\\evil.example", "/"),
                              ("https://evil.example", "/")):  # fmt: skip
         response = app_client.post("/signin", data={"key": ADMIN_KEY, "next": target})
         assert response.headers["location"] == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -17,7 +19,14 @@ router = page_router()
 
 def _local(target: str | None) -> str:
     """Where to go after signing in: a path on this server, never another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if not target or any(c in target for c in "\\\t\r\n ") or not target.isprintable():
+        return "/"  # browsers drop tabs and newlines: "/\t/evil.example" would leave the site
+    parts = urlsplit(target)
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and not (parts.scheme or parts.netloc)
+    ):
         return target
     return "/"
 
