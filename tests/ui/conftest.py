@@ -1,4 +1,4 @@
-"""Dashboard fixtures (the helpers they use are in ``dashboard.py``)."""
+"""Dashboard fixtures (the helpers they use are in ``ui_support.py``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard import ADMIN_KEY, NOW, Clock, Seeded, seed, sign_in
 from starlette.testclient import TestClient
+from ui_support import ADMIN_KEY, NOW, Clock, Seeded, seed, sign_in
 
 from thrifty.settings import Settings
 

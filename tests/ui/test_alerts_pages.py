@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from dashboard import Seeded, csrf_of, ok, spend
 from starlette.testclient import TestClient
+from ui_support import Seeded, csrf_of, ok, spend
 
 from receiver import Receiver, receiver
 from thrifty.ui.alerts import describe

@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from dashboard import ADMIN_KEY, NOW, Seeded, ok, sign_in
 from starlette.testclient import TestClient
+from ui_support import ADMIN_KEY, NOW, Seeded, ok, sign_in
 
 MODELS = {"gpt-4o": "1.20", "gpt-4o-mini": "0.30", "claude-haiku-4-5": "0.60"}
 STEADY_DAYS = 22

@@ -7,8 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from dashboard import Seeded, csrf_of, ok
 from starlette.testclient import TestClient
+from ui_support import Seeded, csrf_of, ok
 
 REQUEST = {
     "budget_id": "eng-monthly",

@@ -3,8 +3,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
-from dashboard import Seeded, csrf_of, ok
 from starlette.testclient import TestClient
+from ui_support import Seeded, csrf_of, ok
 
 from thrifty.ui.budgets import build_tree
 

@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dashboard import ADMIN_KEY, NOW, Clock, Seeded, csrf_of, ok, sign_in
 from starlette.testclient import TestClient
+from ui_support import ADMIN_KEY, NOW, Clock, Seeded, csrf_of, ok, sign_in
 
 from thrifty.settings import Settings
 

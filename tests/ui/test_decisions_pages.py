@@ -7,8 +7,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from dashboard import NOW, Seeded, ok
 from starlette.testclient import TestClient
+from ui_support import NOW, Seeded, ok
 
 CODE_PROMPT = "Write a Python function that sorts a list of numbers"
 DEMO_MODELS = 7  # src/thrifty/config/demo.yaml

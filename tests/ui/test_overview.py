@@ -3,8 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.testclient import TestClient
-
-from dashboard import ADMIN_KEY, Seeded, csrf_of
+from ui_support import ADMIN_KEY, Seeded, csrf_of
 
 
 def test_pages_need_a_session(app_client: TestClient) -> None:

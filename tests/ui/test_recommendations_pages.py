@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 import pytest
-from dashboard import NOW, Seeded, ok
 from starlette.testclient import TestClient
+from ui_support import NOW, Seeded, ok
 
 WINDOW = {"start": "2026-10-22T00:00:00+00:00", "end": "2026-11-21T00:00:00+00:00"}
 
