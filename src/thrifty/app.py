@@ -241,9 +241,9 @@ def create_app(
     app.include_router(alert_channels.router)
     app.include_router(webhooks.router)
     app.include_router(reconciliation.router)
-    if loaded.config.dashboard.enabled:
-        install_dashboard(app)
     install_gateway(app)
+    if loaded.config.dashboard.enabled:  # after the gateway's routes: they are matched first
+        install_dashboard(app)
     return app
 
 
