@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
 from ui_support import ADMIN_KEY, Seeded, csrf_of
+
+import thrifty.config
 
 
 def test_pages_need_a_session(app_client: TestClient) -> None:
@@ -74,3 +77,17 @@ def test_revoking_the_key_ends_its_sessions(seeded: Seeded, key_pages: Any) -> N
     revoked = seeded.api.post(f"/api/v1/keys/{seeded.key_ids['alice']}/revoke")
     assert revoked.status_code == 200, revoked.text
     assert pages.get("/").status_code == 303
+
+
+def test_the_dashboard_can_be_turned_off(tmp_path: Path, database_url: str) -> None:
+    from thrifty.app import create_app
+    from thrifty.settings import Settings
+
+    demo = (Path(thrifty.config.__file__).parent / "demo.yaml").read_text("utf-8")
+    config = tmp_path / "thrifty.yaml"
+    config.write_text(demo + "\ndashboard:\n  enabled: false\n", "utf-8")
+    settings = Settings(database_url=database_url, admin_key=ADMIN_KEY, config=str(config))
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        assert client.get("/").status_code == 404
+        assert client.get("/signin").status_code == 404
+        assert client.get("/healthz").status_code == 200
