@@ -115,3 +115,28 @@ def test_unreachable_database_is_a_storage_error() -> None:
     database = Database("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
     with pytest.raises(StorageError, match="database unavailable"):
         database.read(lambda c: c.execute(text("SELECT 1")).scalar())
+
+
+def test_a_connection_back_after_close_is_closed_not_dropped(database_url: str) -> None:
+    database = Database(database_url)
+    holding, release = threading.Event(), threading.Event()
+    raw: list[object] = []
+
+    def slow(conn):  # type: ignore[no-untyped-def]
+        raw.append(conn.connection.dbapi_connection)
+        holding.set()
+        release.wait(10)
+        return conn.execute(text("SELECT 1")).scalar()
+
+    worker = threading.Thread(target=lambda: database.read(slow))
+    worker.start()
+    assert holding.wait(10)
+    database.close(wait_s=0.05)  # gives up waiting: the transaction is still running
+    with pytest.raises(StorageError, match="closed"):
+        database.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
+    release.set()
+    worker.join(10)
+    # Checked in after the pool was disposed, the connection was closed (not left to the
+    # garbage collector, which would warn of a connection deleted while still open).
+    with pytest.raises(Exception, match=r"(?i)closed"):
+        raw[0].cursor().execute("SELECT 1")  # type: ignore[attr-defined]

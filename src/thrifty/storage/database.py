@@ -52,6 +52,7 @@ class Database:
         self.engine = self._create_engine(parsed.database)
         self._idle = threading.Condition()
         self._checked_out = 0
+        self._closed = False
         event.listen(self.engine, "checkout", self._on_checkout)
         event.listen(self.engine, "checkin", self._on_checkin)
 
@@ -59,7 +60,10 @@ class Database:
         with self._idle:
             self._checked_out += 1
 
-    def _on_checkin(self, *_args: Any) -> None:
+    def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        if self._closed and record is not None:
+            # Back after close() stopped waiting: the disposed pool would drop it unclosed.
+            record.invalidate()
         with self._idle:
             self._checked_out -= 1
             if self._checked_out <= 0:
@@ -89,7 +93,7 @@ class Database:
     def read(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a read transaction (a consistent snapshot) and return its result."""
         try:
-            with self.engine.connect() as conn, conn.begin():
+            with self._connect() as conn, conn.begin():
                 return fn(conn)
         except OperationalError as exc:
             raise StorageError(f"database unavailable: {exc.orig}") from exc
@@ -107,7 +111,7 @@ class Database:
     def _write(self, fn: Callable[[Connection], T]) -> T:
         for attempt in range(_RETRIES):
             try:
-                connection = self.engine.connect().execution_options(thrifty_write=True)
+                connection = self._connect().execution_options(thrifty_write=True)
                 with connection as conn, conn.begin():
                     return fn(conn)
             except OperationalError as exc:
@@ -115,6 +119,11 @@ class Database:
                 if code not in _RETRYABLE or attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _connect(self) -> Connection:
+        if self._closed:  # a disposed engine would open a new pool that nothing ever closes
+            raise StorageError("the database is closed")
+        return self.engine.connect()
 
     async def aread(self, fn: Callable[[Connection], T]) -> T:
         return await anyio.to_thread.run_sync(self.read, fn)
@@ -130,6 +139,7 @@ class Database:
     def close(self, wait_s: float = 10.0) -> None:
         """Close the pool once the transactions still running (in worker threads) have ended,
         waiting at most ``wait_s``: a connection out at disposal would never be closed."""
+        self._closed = True
         with self._idle:
             self._idle.wait_for(lambda: self._checked_out <= 0, timeout=wait_s)
         self.engine.dispose()
