@@ -16,8 +16,7 @@ and the run-out day is where the forecast crosses the limit line.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -101,9 +100,10 @@ class Filters:
             return query.get(name, "").strip() or default
 
         first_org = next((o for o in options if o.value.startswith("organization:")), options[0])
+        start, end = date_range(query, today)
         return cls(
-            start=value("start", (today - timedelta(days=RANGE_DAYS - 1)).isoformat()),
-            end=value("end", today.isoformat()),
+            start=start,
+            end=end,
             granularity=value("granularity", "day"),
             group_by=value("groupBy", DEFAULT_GROUP),
             scope=value("scope", first_org.value),
@@ -112,10 +112,22 @@ class Filters:
 
     def window(self) -> dict[str, str]:
         """The API's range (the end day included) and the scope's filter."""
-        params = {"start": day_start(self.start), "end": day_start(self.end, later=1)}
+        params = api_range(self.start, self.end)
         kind, _, scope_id = self.scope.partition(":")
         name = SCOPE_FILTERS.get(kind)
         return params | ({name: scope_id} if name and scope_id else {})
+
+
+def date_range(query: Mapping[str, str], today: date) -> tuple[str, str]:
+    """A range form's ``start`` and ``end`` dates as typed, by default the last
+    ``RANGE_DAYS`` days up to ``today`` (shared by the analytics and recommendations pages)."""
+    start = query.get("start", "").strip() or (today - timedelta(days=RANGE_DAYS - 1)).isoformat()
+    return start, query.get("end", "").strip() or today.isoformat()
+
+
+def api_range(start: str, end: str) -> dict[str, str]:
+    """The API's ``start`` and ``end`` of a range of dates, its end day included."""
+    return {"start": day_start(start), "end": day_start(end, later=1)}
 
 
 def day_start(text: str, later: int = 0) -> str:
@@ -137,16 +149,6 @@ def errors_of(error: ApiError, fields: Sequence[str] = FIELDS) -> dict[str, str]
 
 async def _none() -> None:
     return None
-
-
-async def gather_all(*calls: Awaitable[Any]) -> list[Any]:
-    """Every call's answer; when some are refused, the first refusal in the calls' order
-    (every call is awaited to its end, so none is left failing unobserved)."""
-    answers = await asyncio.gather(*calls, return_exceptions=True)
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
-    return answers
 
 
 def group_name(group: Mapping[str, Any]) -> str:
@@ -187,7 +189,7 @@ async def analytics_view(
     window = filters.window()
     kind, _, scope_id = filters.scope.partition(":")
     scoped = filters.scope != ALL
-    trend, summary, split, anomalies, forecast, status = await gather_all(
+    trend, summary, split, anomalies, forecast, status = await api.gather(
         api.get("/cost-analysis/trends", **window, granularity=filters.granularity,
                 groupBy=filters.group_by),
         api.get("/cost-analysis/summary", **window),

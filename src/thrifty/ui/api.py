@@ -97,7 +97,14 @@ class DashboardApi:
 
     @staticmethod
     async def gather(*calls: Awaitable[Any]) -> list[Any]:
-        return list(await asyncio.gather(*calls))
+        """Every call's answer, made concurrently. When some are refused, the first refusal in
+        the calls' order is raised, once every call has ended: none is left running against a
+        client that the page is about to close, or failing unobserved."""
+        answers = await asyncio.gather(*calls, return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
+        return list(answers)
 
 
 def _error(response: httpx.Response) -> ApiError:

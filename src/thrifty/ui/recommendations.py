@@ -8,14 +8,14 @@ many recommendations to list; a value the API refuses is shown next to its field
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from thrifty.api.state import app_state
-from thrifty.ui.analytics import RANGE_DAYS, day_start, errors_of
+from thrifty.ui.analytics import api_range, date_range, errors_of
 from thrifty.ui.api import ApiError
 from thrifty.ui.pages import ViewerDep, api_for, page_router
 from thrifty.ui.render import render
@@ -42,14 +42,10 @@ def evidence_items(evidence: dict[str, Any]) -> list[tuple[str, str]]:
 @router.get("/recommendations", response_class=HTMLResponse)
 async def recommendations(request: Request, viewer: ViewerDep) -> HTMLResponse:
     today = app_state(request).now().astimezone(UTC).date()
-    query = request.query_params
-    filters = {
-        "start": query.get("start", "").strip()
-        or (today - timedelta(days=RANGE_DAYS - 1)).isoformat(),
-        "end": query.get("end", "").strip() or today.isoformat(),
-        "limit": query.get("limit", "").strip() or DEFAULT_LIMIT,
-    }
-    window = {"start": day_start(filters["start"]), "end": day_start(filters["end"], later=1)}
+    start, end = date_range(request.query_params, today)
+    limit = request.query_params.get("limit", "").strip() or DEFAULT_LIMIT
+    filters = {"start": start, "end": end, "limit": limit}
+    window = api_range(start, end)
     async with api_for(request, viewer) as api:
         try:
             found, benchmarks = await api.gather(
