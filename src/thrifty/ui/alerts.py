@@ -23,6 +23,7 @@ from thrifty.budgets.principal import Role
 from thrifty.notify.events import EVENT_TYPES, KINDS, EventView, summary
 from thrifty.ui.api import ApiError, DashboardApi
 from thrifty.ui.approvals import may_decide_on, scope_of
+from thrifty.ui.charts import cause_text
 from thrifty.ui.forms import Form, field_errors, read_form
 from thrifty.ui.pages import ViewerDep, api_for, page_router
 from thrifty.ui.render import redirect, render
@@ -56,18 +57,11 @@ def crossed(event: dict[str, Any]) -> str:
 
 
 def root_cause(payload: dict[str, Any]) -> str | None:
-    """An anomaly's root cause in words: ``user alice: 4.20 against 0.10 expected (95% …)``."""
+    """An anomaly alert's root cause in words, with its figures (``charts.cause_text``)."""
     cause = payload.get("rootCause")
     if not isinstance(cause, dict):
         return None
-    money = "$" if payload.get("metric") == "cost" else ""
-    text = f"{cause.get('dimension')} {cause.get('value')}: {money}{cause.get('actual')} against "
-    text += f"{money}{cause.get('expected')} expected"
-    try:
-        share = Decimal(str(cause.get("shareOfChange"))) * 100
-        return text + f" ({share.quantize(Decimal(1))}% of the change)"
-    except InvalidOperation:
-        return text
+    return cause_text(cause, payload.get("metric"), figures=True)
 
 
 def describe(event: dict[str, Any], budgets: dict[str, dict[str, Any]]) -> str:

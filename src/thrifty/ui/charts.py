@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from thrifty.ui.render import usd
@@ -108,9 +108,22 @@ def root_cause_text(anomaly: Mapping[str, Any]) -> str:
     cause = anomaly.get("rootCause")
     if not cause:
         return "no single cause stands out"
-    share = (Decimal(cause["shareOfChange"]) * 100).quantize(Decimal(1))
-    value = cause["value"] if cause["value"] is not None else UNATTRIBUTED
-    return f"root cause: {cause['dimension']} {value} ({share}% of the change)"
+    return f"root cause: {cause_text(cause, anomaly.get('metric'))}"
+
+
+def cause_text(cause: Mapping[str, Any], metric: Any, *, figures: bool = False) -> str:
+    """An anomaly's root cause (``rootCause``) in words: ``user alice (95% of the change)``;
+    with ``figures``, ``user alice: $4.20 against $0.10 expected (95% of the change)``."""
+    value = cause.get("value")
+    text = f"{cause.get('dimension')} {value if value is not None else UNATTRIBUTED}"
+    if figures:
+        money = "$" if metric == "cost" else ""
+        text += f": {money}{cause.get('actual')} against {money}{cause.get('expected')} expected"
+    try:
+        share = (Decimal(str(cause.get("shareOfChange"))) * 100).quantize(Decimal(1))
+    except InvalidOperation:  # an alert stored without it
+        return text
+    return f"{text} ({share}% of the change)"
 
 
 def anomaly_marks(
