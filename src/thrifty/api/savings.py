@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from thrifty.analytics.savings import DecidedCall, Savings, Tally, savings
+from thrifty.analytics.savings import DecidedCall, Pricer, Savings, Tally, savings
 from thrifty.api.auth import CallerDep
 from thrifty.api.cost_analysis import WindowDep
 from thrifty.api.responses import FastJSONResponse
@@ -27,7 +27,7 @@ from thrifty.storage.selection_repo import decided_usage
 router = APIRouter(prefix="/api/v1", tags=["cost analysis"])
 
 
-def _pricer(registry: ModelRegistry):  # type: ignore[no-untyped-def]
+def _pricer(registry: ModelRegistry) -> Pricer:
     def price(model: str, at: datetime, usage: TokenUsage) -> Decimal | None:
         try:
             return cost_of(registry.price_of(model, at).price, usage)

@@ -22,6 +22,7 @@ from thrifty.api.budgets import may_decide
 from thrifty.api.state import app_state
 from thrifty.budgets.model import Scope, ScopeType
 from thrifty.ui.api import ApiError
+from thrifty.ui.charts import parse_time
 from thrifty.ui.forms import GENERAL, Form, field_errors, read_form
 from thrifty.ui.pages import ViewerDep, api_for, page_router
 from thrifty.ui.render import redirect, render, usd, when
@@ -68,15 +69,11 @@ def utc_instant(local: str) -> str | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
-def _moment(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def override_state(override: dict[str, Any], now: datetime) -> str:
     """``pending``, ``approved`` or ``denied`` as stored; ``expired`` for a pending or approved
     override past its ``expires_at``."""
     status = str(override["status"])
-    if status != "denied" and _moment(override["expires_at"]) <= now:
+    if status != "denied" and parse_time(override["expires_at"]) <= now:
         return "expired" if status == "pending" else "approved, expired"
     return status
 
@@ -84,7 +81,7 @@ def override_state(override: dict[str, Any], now: datetime) -> str:
 def extension_state(extension: dict[str, Any], now: datetime) -> str:
     if extension["active"]:
         return "in force"
-    return "scheduled" if _moment(extension["starts_at"]) > now else "ended"
+    return "scheduled" if parse_time(extension["starts_at"]) > now else "ended"
 
 
 def _errors(
