@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from gateway_support import ADMIN, Gateway, free_port
+from gateway_support import ADMIN, Gateway
 
+from live_server import free_port
 from thrifty.client import (
     AuthenticationFailed,
     BudgetExhausted,

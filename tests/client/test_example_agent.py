@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import free_port
 
+from live_server import free_port
 from thrifty.storage.database import Database
 from thrifty.storage.schema import usage_records
 

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from live_server import serving
 from thrifty.settings import Settings
 
 ROOT = Path(__file__).parents[2]
@@ -47,33 +44,13 @@ def artifacts_dir(name: str) -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def served(settings: Settings, clock: Any) -> Iterator[str]:
     """The whole app under uvicorn in a thread, on a free port, with the test's clock."""
     from thrifty.app import create_app
 
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings, clock=clock), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the gateway did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(create_app(settings, clock=clock)) as url:
+        yield url
 
 
 @contextmanager

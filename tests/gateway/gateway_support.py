@@ -3,9 +3,6 @@ API key, for the official SDKs to talk to."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,17 +10,11 @@ from typing import Any
 import anthropic
 import httpx
 import openai
-import uvicorn
 
+from live_server import serving
 from thrifty.settings import Settings
 
 ADMIN = "test-admin-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -92,23 +83,8 @@ class Gateway:
 def serve(settings: Settings) -> Iterator[str]:
     from thrifty.app import create_app
 
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("gateway did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(create_app(settings)) as url:
+        yield url
 
 
 def provision(admin: httpx.Client) -> str:

@@ -9,7 +9,6 @@ clock (injected into the app's ``ProviderHealth``).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +19,11 @@ import anthropic
 import httpx
 import openai
 import pytest
-import uvicorn
-from gateway_support import ADMIN, Gateway, free_port, provision
+from gateway_support import ADMIN, Gateway, provision
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from live_server import serving
 from thrifty.providers.simulated import create_simulator, running_simulator
 from thrifty.settings import Settings
 
@@ -57,26 +56,6 @@ class FakeClock:
         return self.now
 
 
-def serving(app: Any) -> Iterator[str]:
-    """Serve an ASGI app on a loopback port in a thread; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 @dataclass
 class Rig:
     gateway: Gateway
@@ -102,10 +81,9 @@ def rig(database_url: str, tmp_path: Path) -> Iterator[Rig]:
     from thrifty.app import create_app
 
     upstream, clock = SwitchableUpstream(), FakeClock()
-    with running_simulator() as good:
-        for broken in serving(upstream):
-            config = tmp_path / "thrifty.yaml"
-            config.write_text(f"""
+    with running_simulator() as good, serving(upstream, lifespan="auto") as broken:
+        config = tmp_path / "thrifty.yaml"
+        config.write_text(f"""
 providers:
   - {{name: good, kind: simulated, base_url: "{good}"}}
   - {{name: broken, kind: simulated, base_url: "{broken}", max_retries: 0}}
@@ -115,14 +93,14 @@ models:
   - {{id: lonely, provider: broken, catalog_id: openai/gpt-4o, context_window: 128000}}
   - {{id: steady, provider: good, catalog_id: openai/gpt-4o-mini, context_window: 128000}}
 """)
-            settings = Settings(database_url=database_url, admin_key=ADMIN, config=str(config))
-            app = create_app(settings)
-            app.state.provider_health.clock = clock
-            for url in serving(app):
-                headers = {"Authorization": f"Bearer {ADMIN}"}
-                with httpx.Client(base_url=url, headers=headers) as admin:
-                    key = provision(admin)
-                    yield Rig(Gateway(url, key, admin, database_url), upstream, clock)
+        settings = Settings(database_url=database_url, admin_key=ADMIN, config=str(config))
+        app = create_app(settings)
+        app.state.provider_health.clock = clock
+        with serving(app, lifespan="auto") as url:
+            headers = {"Authorization": f"Bearer {ADMIN}"}
+            with httpx.Client(base_url=url, headers=headers) as admin:
+                key = provision(admin)
+                yield Rig(Gateway(url, key, admin, database_url), upstream, clock)
 
 
 def test_an_open_circuit_sends_requests_straight_to_the_fallback(rig: Rig) -> None:

@@ -12,9 +12,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from gateway_support import free_port, provision
+from gateway_support import provision
 from sqlalchemy import func, select
 
+from live_server import free_port
 from thrifty.storage import balances, budgets_repo
 from thrifty.storage.database import Database
 from thrifty.storage.schema import holds, usage_records

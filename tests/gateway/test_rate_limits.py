@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,11 +16,11 @@ import httpx
 import openai
 import pytest
 import redis
-import uvicorn
-from gateway_support import ADMIN, free_port, provision
+from gateway_support import ADMIN, provision
 from hypothesis import given
 from hypothesis import strategies as st
 
+from live_server import serving
 from thrifty.budgets.model import Scope, ScopeType
 from thrifty.errors import RateLimited, StorageError
 from thrifty.gateway.ratelimit import (
@@ -282,23 +281,8 @@ class Limited:
 def serve(settings: Settings, clock: Clock) -> Iterator[str]:
     from thrifty.app import create_app
 
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, clock=clock), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("gateway did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(create_app(settings, clock=clock), lifespan="auto") as url:
+        yield url
 
 
 def running(settings: Settings) -> Iterator[Limited]:
